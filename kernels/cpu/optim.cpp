@@ -1,0 +1,84 @@
+// CPU AdamW and EMA updates (see optim.h). The operation order inside the loops follows
+// torch.optim.AdamW's single-tensor path term by term, so float results track PyTorch's to
+// the last bit or two; the loops are memory-bound, cut into fixed chunks across cores.
+// The AdamW loop vectorizes only under -fno-math-errno: without it std::sqrt keeps an errno
+// branch and stays scalar (measured 2-3x slower at 10M parameters).
+#include "kernels/cpu/optim.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cpu/parallel.h"
+
+namespace ldm::kernels::cpu {
+namespace {
+
+constexpr int64_t kChunk = 1 << 12;
+
+// Calls body(begin, end) over [0, n) in kChunk pieces, across cores when n is large.
+template <typename Body>
+void for_each_chunk(int64_t n, Body&& body) {
+  const int64_t n_chunks = (n + kChunk - 1) / kChunk;
+  parallel_for(n_chunks, kChunk, [&](int64_t c) {
+    const int64_t begin = c * kChunk;
+    body(begin, std::min(n, begin + kChunk));
+  });
+}
+
+// AdamW's scalar coefficients, rounded to T once (torch passes them as Python floats).
+template <typename T>
+struct AdamWCoefs {
+  T decay, b1, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps;
+};
+
+// A free function over plain pointers rather than a lambda body: GCC does not vectorize the
+// loop when its pointers are captured by reference.
+template <typename T>
+void adamw_range(const AdamWCoefs<T> c, int64_t begin, int64_t end, T* __restrict param,
+                 const T* __restrict grad, T* __restrict m, T* __restrict v) {
+  for (int64_t i = begin; i < end; ++i) {
+    const T g = grad[i];
+    const T mi = c.b1 * m[i] + c.one_minus_b1 * g;
+    const T vi = c.b2 * v[i] + c.one_minus_b2 * g * g;
+    const T denom = std::sqrt(vi) / c.bc2_sqrt + c.eps;
+    param[i] = param[i] * c.decay - c.step_size * mi / denom;
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void adamw_step(const AdamWArgs& a, T* param, const T* grad, T* m, T* v) {
+  const double t = static_cast<double>(a.step);
+  const AdamWCoefs<T> c{static_cast<T>(1 - a.lr * a.weight_decay),
+                        static_cast<T>(a.beta1),
+                        static_cast<T>(1 - a.beta1),
+                        static_cast<T>(a.beta2),
+                        static_cast<T>(1 - a.beta2),
+                        static_cast<T>(a.lr / (1 - std::pow(a.beta1, t))),
+                        static_cast<T>(std::sqrt(1 - std::pow(a.beta2, t))),
+                        static_cast<T>(a.eps)};
+  for_each_chunk(a.n, [&](int64_t begin, int64_t end) {
+    adamw_range(c, begin, end, param, grad, m, v);
+  });
+}
+
+template <typename T>
+void ema_update(const EmaArgs& a, T* ema, const T* param) {
+  const T d = static_cast<T>(a.decay), one_minus_d = static_cast<T>(1 - a.decay);
+  for_each_chunk(a.n, [&](int64_t begin, int64_t end) {
+    T* __restrict e = ema;
+    const T* __restrict p = param;
+    for (int64_t i = begin; i < end; ++i) e[i] = d * e[i] + one_minus_d * p[i];
+  });
+}
+
+template void adamw_step<float>(const AdamWArgs&, float*, const float*, float*, float*);
+template void adamw_step<double>(const AdamWArgs&, double*, const double*, double*, double*);
+template void ema_update<float>(const EmaArgs&, float*, const float*);
+template void ema_update<double>(const EmaArgs&, double*, const double*);
+
+}  // namespace ldm::kernels::cpu

@@ -1,0 +1,22 @@
+// OpenMP helpers for the CPU kernels. Loops below kMinParallelWork elements stay serial: on
+// tiny tensors the fork/join costs more than the work.
+#pragma once
+
+#include <cstdint>
+
+namespace ldm::kernels::cpu {
+
+inline constexpr int64_t kMinParallelWork = 1 << 14;
+
+// Runs body(i) for i in [0, n), in parallel when n * work_per_item is large enough.
+template <typename Body>
+void parallel_for(int64_t n, int64_t work_per_item, Body&& body) {
+  if (n * work_per_item < kMinParallelWork) {
+    for (int64_t i = 0; i < n; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) body(i);
+}
+
+}  // namespace ldm::kernels::cpu
