@@ -34,9 +34,9 @@ std::vector<Node*> reachable_nodes_in_reverse_tape_order(Node* root) {
     Node* node = stack.back();
     stack.pop_back();
     nodes.push_back(node);
-    for (const auto& input : node->inputs)
-      if (input && input->grad_fn && seen.insert(input->grad_fn.get()).second)
-        stack.push_back(input->grad_fn.get());
+    for (const Edge& input : node->inputs)
+      if (input.producer && seen.insert(input.producer.get()).second)
+        stack.push_back(input.producer.get());
   }
   std::sort(nodes.begin(), nodes.end(),
             [](const Node* a, const Node* b) { return a->tape_position > b->tape_position; });
@@ -68,7 +68,18 @@ void record_node(std::string_view op, std::span<const Tensor> inputs, std::span<
   node->description = std::string(op) + "(";
   for (size_t i = 0; i < inputs.size(); ++i) {
     node->description += (i ? ", " : "") + inputs[i].description();
-    node->inputs.push_back(tensor_needs_grad(&inputs[i]) ? inputs[i].impl_ptr() : nullptr);
+    Edge edge;
+    if (tensor_needs_grad(&inputs[i])) {
+      const auto& impl = inputs[i].impl_ptr();
+      edge.shape = impl->shape;
+      if (impl->grad_fn) {
+        edge.producer = impl->grad_fn;
+        edge.output_index = impl->output_index;
+      } else {
+        edge.leaf = impl;
+      }
+    }
+    node->inputs.push_back(std::move(edge));
   }
   node->description += ")";
   node->backward = std::move(backward);
@@ -127,20 +138,20 @@ void backward(const Tensor& root, const Tensor& grad_root, RetainGraph retain) {
               grad_inputs.size(), " input gradients");
 
     for (size_t i = 0; i < grad_inputs.size(); ++i) {
-      const auto& input = node->inputs[i];
+      const Edge& input = node->inputs[i];
       const Tensor& grad = grad_inputs[i];
-      if (!input || !grad.defined()) continue;
-      LDM_CHECK(grad.shape() == input->shape, node->description, ": gradient ",
-                grad.description(), " for input ", i, " of shape ", shape_str(input->shape));
-      if (input->grad_fn) {
-        auto& slots = pending[input->grad_fn.get()];
-        slots.resize(input->grad_fn->output_shapes.size());
-        auto& slot = slots[static_cast<size_t>(input->output_index)];
+      if (!input.needs_grad() || !grad.defined()) continue;
+      LDM_CHECK(grad.shape() == input.shape, node->description, ": gradient ",
+                grad.description(), " for input ", i, " of shape ", shape_str(input.shape));
+      if (input.producer) {
+        auto& slots = pending[input.producer.get()];
+        slots.resize(input.producer->output_shapes.size());
+        auto& slot = slots[static_cast<size_t>(input.output_index)];
         std::shared_ptr<TensorImpl> sum = slot.impl_ptr();
         accumulate(sum, grad);
         slot = Tensor(sum);
       } else {
-        accumulate(input->grad, grad);
+        accumulate(input.leaf->grad, grad);
       }
     }
   }

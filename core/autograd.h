@@ -22,11 +22,24 @@ namespace ldm {
 // was not used) and returns one gradient per input, undefined for inputs that need none.
 using BackwardFn = std::function<std::vector<Tensor>(std::span<const Tensor> grad_outputs)>;
 
+struct Node;
+
+// Where an input's gradient goes: into a leaf's grad(), or into an output slot of the node that
+// produced the input. Holding only the producer (not the input tensor itself) lets
+// intermediate activations be freed as soon as nothing else uses them.
+struct Edge {
+  std::shared_ptr<TensorImpl> leaf;   // set for leaves that require grad
+  std::shared_ptr<Node> producer;     // set for op outputs
+  int output_index = 0;
+  Shape shape;
+  bool needs_grad() const { return leaf || producer; }
+};
+
 struct Node {
   std::string_view op;  // op_name() of an LDM_OPS entry, or a view such as "reshape"
   std::string description;  // "conv2d(f32 [2, 3, 8, 8], f32 [4, 3, 3, 3])", for messages
   uint64_t tape_position = 0;
-  std::vector<std::shared_ptr<TensorImpl>> inputs;  // null where an input needs no gradient
+  std::vector<Edge> inputs;  // an empty Edge where an input needs no gradient
   std::vector<Shape> output_shapes;
   DType output_dtype = DType::kF32;
   Device device;

@@ -83,9 +83,18 @@ Tensor fill(Rng& rng, const Shape& shape, DType dtype, Generate&& generate) {
 }  // namespace
 
 Tensor Rng::uniform(const Shape& shape, double low, double high, DType dtype) {
-  return fill(*this, shape, dtype, [&](uint64_t i) {
+  Tensor t = fill(*this, shape, dtype, [&](uint64_t i) {
     return low + (high - low) * uniform01(seed, stream, i);
   });
+  // Rounding to float can carry a value within 2^-25 of `high` up to `high` itself; keep the
+  // interval half-open.
+  if (dtype == DType::kF32) {
+    const float below = std::nextafter(static_cast<float>(high), static_cast<float>(low));
+    float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (p[i] >= static_cast<float>(high) && high > low) p[i] = below;
+  }
+  return t;
 }
 
 Tensor Rng::normal(const Shape& shape, double mean, double stddev, DType dtype) {

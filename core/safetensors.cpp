@@ -44,6 +44,16 @@ void write_all(int fd, const void* data, size_t bytes, const std::string& path) 
   }
 }
 
+// Makes the rename itself durable: without this a crash can forget the new directory entry.
+void sync_parent_directory(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // the file is written; only durability across a crash is weaker
+  ::fsync(fd);
+  ::close(fd);
+}
+
 }  // namespace
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
@@ -62,7 +72,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   text.append((8 - text.size() % 8) % 8, ' ');  // the format pads the header to 8 bytes
   const uint64_t header_size = text.size();
 
-  const std::string temp = path + ".tmp";
+  // A name of its own per writer, so two processes saving the same path never share a file.
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot write ", path, ": ", std::strerror(errno));
   try {
@@ -83,6 +94,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     ::unlink(temp.c_str());
     fail("cannot write ", path, ": rename: ", std::strerror(saved));
   }
+  sync_parent_directory(path);
 }
 
 SafetensorsContents load_safetensors(const std::string& path) {
@@ -121,8 +133,10 @@ SafetensorsContents load_safetensors(const std::string& path) {
         continue;
       }
       DType dtype;
-      if (!parse_dtype(entry.at("dtype").get<std::string>(), dtype))
-        fail(path, ": tensor '", name, "' has unsupported dtype ", entry.at("dtype").dump());
+      if (!parse_dtype(entry.at("dtype").get<std::string>(), dtype) || dtype == DType::kBF16 ||
+          dtype == DType::kF16)
+        fail(path, ": tensor '", name, "' has unsupported dtype ", entry.at("dtype").dump(),
+             " (F32, F64 and I32 are supported)");
       const Shape shape = entry.at("shape").get<Shape>();
       const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
       for (int64_t d : shape)

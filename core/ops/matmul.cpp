@@ -24,6 +24,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   check.rank(w, "w", 2);
   check.require(w.dim(1) == x.dim(-1), "w expects ", w.dim(1), " input features but x has ",
                 x.dim(-1));
+  check.require(x.numel() > 0 && w.numel() > 0, "empty operands");
   if (bias.defined())
     check.require(bias.rank() == 1 && bias.dim(0) == w.dim(0), "bias must be [", w.dim(0), "]");
   MatmulArgs a;
@@ -91,6 +92,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale
   check.require(q.rank() >= 2, "q, k, v must be [..., L, D]");
   check.require(q.shape() == k.shape() && q.shape() == v.shape(),
                 "q, k and v must have the same shape");
+  check.require(q.numel() > 0, "q, k and v are empty");
   AttentionArgs a;
   a.L = q.dim(-2);
   a.D = q.dim(-1);

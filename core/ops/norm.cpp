@@ -22,6 +22,7 @@ Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int6
   check.require(gamma.rank() == 1 && gamma.dim(0) == C && beta.rank() == 1 && beta.dim(0) == C,
                 "gamma and beta must be [", C, "]");
   check.require(eps > 0, "eps must be positive");
+  check.require(x.numel() > 0, "x is empty");
 
   kernels::GroupNormArgs a;
   a.N = x.dim(0);

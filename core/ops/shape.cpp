@@ -69,6 +69,7 @@ Tensor concat(std::span<const Tensor> tensors, int dim) {
   ConcatSliceArgs a;
   outer_inner(out_shape, d, a.outer, a.inner);
   a.dim_out = out_shape[static_cast<size_t>(d)];
+  check.require(a.outer * a.inner * a.dim_out > 0, "the result would be empty");
   Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
   const std::vector<Tensor> inputs(tensors.begin(), tensors.end());
   run_op(OpKind::kConcat, Pass::kForward, first.device(), inputs, std::span<const Tensor>(&out, 1),
