@@ -13,8 +13,8 @@ namespace ldm::kernels::cpu {
 // loss = (1 + beta) * sum((z_q - z_e)^2) / (N * D * HW). Each pixel takes
 // argmin_k dist_k with dist_k = ||c_k||^2 - 2 * (z . c_k) (||z||^2 dropped: constant per
 // pixel), dot summed over d in order; the comparison is `<`, so ties, judged on these computed
-// distances (near-ties included), go to the lowest k. A pixel whose distances are all NaN gets
-// code 0. Any of z_q, indices, loss may be nullptr.
+// distances (near-ties included), go to the lowest k. A pixel whose distances are all NaN/+inf
+// gets code 0. Any of z_q, indices, loss may be nullptr.
 template <typename T>
 void vector_quantize_forward(const VectorQuantizeArgs& a, const T* z_e, const T* codebook,
                              T* z_q, int32_t* indices, T* loss);
