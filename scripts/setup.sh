@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake git pkg-config
-  libopenblas-dev          # sgemm/dgemm for convolution, linear, attention
+  libopenblas-openmp-dev   # sgemm/dgemm (OpenMP build: shares our thread pool)
   nlohmann-json3-dev       # configs, safetensors headers
   catch2                   # tests
   libbenchmark-dev         # op microbenchmarks

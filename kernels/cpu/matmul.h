@@ -25,11 +25,11 @@ void matmul_forward(const MatmulArgs& a, const T* x, const T* y, T* out);
 template <typename T>
 void matmul_backward(const MatmulArgs& a, const T* x, const T* y, const T* dout, T* dx, T* dy);
 
-// y[rows, cols] = softmax of x over the last dim (max-subtracted, so no overflow).
+// y[rows, cols] = softmax of x over the last dim (max-subtracted, so no overflow); y may be x.
 template <typename T>
 void softmax_forward(const SoftmaxArgs& a, const T* x, T* y);
 
-// y, dy [rows, cols] -> dx [rows, cols] = y * (dy - sum(y * dy)) per row.
+// y, dy [rows, cols] -> dx [rows, cols] = y * (dy - sum(y * dy)) per row; dx may be dy.
 template <typename T>
 void softmax_backward(const SoftmaxArgs& a, const T* y, const T* dy, T* dx);
 
