@@ -12,13 +12,19 @@
 namespace ldm::kernels::cpu {
 namespace {
 
-constexpr int kLanes = 8;
+// Independent accumulators per reduction: enough to hide the FP add latency (a single vector
+// accumulator would make the sums latency bound), combined in a fixed tree so the result
+// depends only on n.
+constexpr int kLanes = 32;
 
-double combine(const double* acc) {
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+double combine(double* acc) {
+  for (int w = kLanes / 2; w >= 1; w /= 2) {
+    for (int k = 0; k < w; ++k) acc[k] += acc[k + w];
+  }
+  return acc[0];
 }
 
-// Sum of p[0, n) in double with independent lanes: vectorizable, order fixed by n alone.
+// Sum of p[0, n) in double.
 template <typename T>
 double sum_lanes(const T* __restrict p, int64_t n) {
   double acc[kLanes] = {};
@@ -48,6 +54,7 @@ double sq_dev_lanes(const T* __restrict p, int64_t n, double m) {
   return combine(acc);
 }
 
+// Dot product of p[0, n) and q[0, n) in double.
 template <typename T>
 double dot_lanes(const T* __restrict p, const T* __restrict q, int64_t n) {
   double acc[kLanes] = {};
@@ -101,22 +108,48 @@ void group_norm_backward(const GroupNormArgs& a, const T* x, const T* gamma, con
   const int64_t D = C / G;
   const int64_t group_size = D * HW;
   const double count = static_cast<double>(group_size > 0 ? group_size : 1);
-  const bool need_ds = dx != nullptr || dgamma != nullptr;
-
-  // Per (n, c): ds = sum_hw dy * x, db = sum_hw dy.
+  // Per (n, c) sums ds = sum_hw dy * x and db = sum_hw dy, kept for the parameter gradients.
   thread_local std::vector<double> scratch;
   if (static_cast<int64_t>(scratch.size()) < 2 * N * C) {
     scratch.resize(static_cast<size_t>(2 * N * C));
   }
   double* ds = scratch.data();
   double* db = ds + N * C;
-  parallel_for(N * C, 2 * HW, [&](int64_t nc) {
-    const T* g = dy + nc * HW;
-    if (need_ds) ds[nc] = dot_lanes(g, x + nc * HW, HW);
-    db[nc] = sum_lanes(g, HW);
+
+  // One pass per (n, group): the sums, then dx while the group's x and dy are still in cache.
+  // dx = gamma * rstd * dy + c2 * x + c3, with c2, c3 per group from the chain rule through
+  // mean and rstd (as in PyTorch's GroupNorm kernel).
+  parallel_for(N * G, 5 * group_size, [&](int64_t ng) {
+    const int64_t n = ng / G, g = ng % G;
+    const int64_t c0 = g * D;
+    double dsg = 0.0, dbg = 0.0;
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t nc = n * C + c0 + d;
+      const double gm = gamma != nullptr ? static_cast<double>(gamma[c0 + d]) : 1.0;
+      ds[nc] = dot_lanes(dy + nc * HW, x + nc * HW, HW);
+      db[nc] = sum_lanes(dy + nc * HW, HW);
+      dsg += ds[nc] * gm;
+      dbg += db[nc] * gm;
+    }
+    if (dx == nullptr) return;
+    const double m = static_cast<double>(mean[ng]);
+    const double r = static_cast<double>(rstd[ng]);
+    const double c2 = (dbg * m - dsg) * r * r * r / count;
+    const double c3 = -c2 * m - dbg * r / count;
+    const T k2 = static_cast<T>(c2), k3 = static_cast<T>(c3);
+    for (int64_t d = 0; d < D; ++d) {
+      const double gm = gamma != nullptr ? static_cast<double>(gamma[c0 + d]) : 1.0;
+      const T k1 = static_cast<T>(r * gm);
+      const int64_t off = ng * group_size + d * HW;
+      const T* __restrict gc = dy + off;
+      const T* __restrict xc = x + off;
+      T* __restrict dxc = dx + off;
+      for (int64_t i = 0; i < HW; ++i) dxc[i] = gc[i] * k1 + xc[i] * k2 + k3;
+    }
   });
 
   // Parameter gradients: a serial sum over N per channel (N * C work; fixed order).
+  if (dgamma == nullptr && dbeta == nullptr) return;
   for (int64_t c = 0; c < C; ++c) {
     const int64_t g = c / D;
     double sg = 0.0, sb = 0.0;
@@ -131,35 +164,6 @@ void group_norm_backward(const GroupNormArgs& a, const T* x, const T* gamma, con
     if (dgamma != nullptr) dgamma[c] = static_cast<T>(sg);
     if (dbeta != nullptr) dbeta[c] = static_cast<T>(sb);
   }
-
-  if (dx == nullptr) return;
-  // dx = gamma * rstd * dy + c2 * x + c3, with c2, c3 per group from the chain rule through
-  // mean and rstd (as in PyTorch's GroupNorm kernel).
-  parallel_for(N * G, 3 * group_size, [&](int64_t ng) {
-    const int64_t n = ng / G, g = ng % G;
-    const double m = static_cast<double>(mean[ng]);
-    const double r = static_cast<double>(rstd[ng]);
-    double dsg = 0.0, dbg = 0.0;
-    for (int64_t d = 0; d < D; ++d) {
-      const int64_t c = g * D + d;
-      const double gm = gamma != nullptr ? static_cast<double>(gamma[c]) : 1.0;
-      dsg += ds[n * C + c] * gm;
-      dbg += db[n * C + c] * gm;
-    }
-    const double c2 = (dbg * m - dsg) * r * r * r / count;
-    const double c3 = -c2 * m - dbg * r / count;
-    const T k2 = static_cast<T>(c2), k3 = static_cast<T>(c3);
-    for (int64_t d = 0; d < D; ++d) {
-      const int64_t c = g * D + d;
-      const double gm = gamma != nullptr ? static_cast<double>(gamma[c]) : 1.0;
-      const T k1 = static_cast<T>(r * gm);
-      const int64_t off = ng * group_size + d * HW;
-      const T* __restrict gc = dy + off;
-      const T* __restrict xc = x + off;
-      T* __restrict dxc = dx + off;
-      for (int64_t i = 0; i < HW; ++i) dxc[i] = gc[i] * k1 + xc[i] * k2 + k3;
-    }
-  });
 }
 
 template void group_norm_forward<float>(const GroupNormArgs&, const float*, const float*,
