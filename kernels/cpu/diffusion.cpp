@@ -14,20 +14,11 @@ namespace {
 
 constexpr int64_t kChunk = 1 << 12;
 
-// Calls body(begin, end) over [0, n) in kChunk pieces, across cores when n is large.
-template <typename Body>
-void for_each_chunk(int64_t n, Body&& body) {
-  const int64_t n_chunks = (n + kChunk - 1) / kChunk;
-  parallel_for(n_chunks, kChunk, [&](int64_t c) {
-    const int64_t begin = c * kChunk;
-    body(begin, std::min(n, begin + kChunk));
-  });
-}
 
 // out = cx * x + ce * e (+ cn * noise when noise is given).
 template <typename T>
 void axpbypcz(int64_t n, T cx, const T* x, T ce, const T* e, T cn, const T* noise, T* out) {
-  for_each_chunk(n, [&](int64_t begin, int64_t end) {
+  parallel_chunks(n, kChunk, [&](int64_t begin, int64_t end) {
     const T* __restrict xp = x;
     const T* __restrict ep = e;
     T* __restrict op = out;
@@ -44,7 +35,7 @@ void axpbypcz(int64_t n, T cx, const T* x, T ce, const T* e, T cn, const T* nois
 template <typename T>
 void scale_into(int64_t n, T c, const T* dout, T* out) {
   if (!out) return;
-  for_each_chunk(n, [&](int64_t begin, int64_t end) {
+  parallel_chunks(n, kChunk, [&](int64_t begin, int64_t end) {
     const T* __restrict g = dout;
     T* __restrict op = out;
     for (int64_t i = begin; i < end; ++i) op[i] = c * g[i];
@@ -66,7 +57,7 @@ DdimCoefs ddim_coefs(const DdimStepArgs& a) {
 template <typename T>
 void cfg_combine_forward(const CfgCombineArgs& a, const T* eps_both, T* out) {
   const T s = static_cast<T>(a.scale);
-  for_each_chunk(a.n, [&](int64_t begin, int64_t end) {
+  parallel_chunks(a.n, kChunk, [&](int64_t begin, int64_t end) {
     const T* __restrict ec = eps_both;
     const T* __restrict eu = eps_both + a.n;
     T* __restrict op = out;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/reduce.h"
 
 namespace ldm::kernels::cpu {
 namespace {
@@ -21,55 +22,7 @@ namespace {
 constexpr int64_t kChunk = 8192;
 constexpr int kRank = BroadcastArgs::kMaxRank;
 
-// Runs body(begin, end) over [0, n) in contiguous chunks so inner loops stay vectorizable.
-template <typename Body>
-void parallel_chunks(int64_t n, Body&& body) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  parallel_for(chunks, kChunk, [&](int64_t c) {
-    const int64_t begin = c * kChunk;
-    body(begin, std::min(n, begin + kChunk));
-  });
-}
 
-// Independent accumulators per reduction: enough to hide the FP add latency (a single vector
-// accumulator would make the sums latency bound), combined in a fixed tree so the result
-// depends only on n, never on how the work was split across threads.
-constexpr int kLanes = 32;
-
-double combine(double* acc) {
-  for (int w = kLanes / 2; w >= 1; w /= 2) {
-    for (int k = 0; k < w; ++k) acc[k] += acc[k + w];
-  }
-  return acc[0];
-}
-
-// Sum of p[0, n) in double.
-template <typename T>
-double sum_lanes(const T* __restrict p, int64_t n) {
-  double acc[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int k = 0; k < kLanes; ++k) acc[k] += static_cast<double>(p[i + k]);
-  }
-  for (int k = 0; i + k < n; ++k) acc[k] += static_cast<double>(p[i + k]);
-  return combine(acc);
-}
-
-// Dot product of p[0, n) and q[0, n) in double.
-template <typename T>
-double dot_lanes(const T* __restrict p, const T* __restrict q, int64_t n) {
-  double acc[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int k = 0; k < kLanes; ++k) {
-      acc[k] += static_cast<double>(p[i + k]) * static_cast<double>(q[i + k]);
-    }
-  }
-  for (int k = 0; i + k < n; ++k) {
-    acc[k] += static_cast<double>(p[i + k]) * static_cast<double>(q[i + k]);
-  }
-  return combine(acc);
-}
 
 int64_t numel(const int64_t* shape) {
   int64_t n = 1;
@@ -207,7 +160,7 @@ void reduce_broadcast(const int64_t* out_shape, const int64_t* dst_shape, const 
   }
   if (n_dst == total) {  // nothing reduced
     if (other == nullptr) {
-      parallel_chunks(total, [&](int64_t b, int64_t e) {
+      parallel_chunks(total, kChunk, [&](int64_t b, int64_t e) {
         std::memcpy(dst + b, src + b, static_cast<size_t>(e - b) * sizeof(T));
       });
     } else {
@@ -474,7 +427,7 @@ int64_t rows_per_task(int64_t outputs_per_row) {
 
 template <typename T>
 void silu_forward(int64_t n, const T* x, T* y) {
-  parallel_chunks(n, [&](int64_t b, int64_t e) {
+  parallel_chunks(n, kChunk, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = x[i] / (T(1) + exp_approx(-x[i]));
   });
 }
@@ -482,7 +435,7 @@ void silu_forward(int64_t n, const T* x, T* y) {
 template <typename T>
 void silu_backward(int64_t n, const T* x, const T* dy, T* dx) {
   if (dx == nullptr) return;
-  parallel_chunks(n, [&](int64_t b, int64_t e) {
+  parallel_chunks(n, kChunk, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const T s = T(1) / (T(1) + exp_approx(-x[i]));
       dx[i] = dy[i] * (s * (T(1) + x[i] * (T(1) - s)));
@@ -492,7 +445,7 @@ void silu_backward(int64_t n, const T* x, const T* dy, T* dx) {
 
 template <typename T>
 void tanh_forward(int64_t n, const T* x, T* y) {
-  parallel_chunks(n, [&](int64_t b, int64_t e) {
+  parallel_chunks(n, kChunk, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = tanh_approx(x[i]);
   });
 }
@@ -500,7 +453,7 @@ void tanh_forward(int64_t n, const T* x, T* y) {
 template <typename T>
 void tanh_backward(int64_t n, const T* y, const T* dy, T* dx) {
   if (dx == nullptr) return;
-  parallel_chunks(n, [&](int64_t b, int64_t e) {
+  parallel_chunks(n, kChunk, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) dx[i] = dy[i] * (T(1) - y[i] * y[i]);
   });
 }
@@ -508,7 +461,7 @@ void tanh_backward(int64_t n, const T* y, const T* dy, T* dx) {
 template <typename T>
 void hardtanh_forward(const ElementwiseArgs& a, const T* x, T* y) {
   const T lo = static_cast<T>(a.min_val), hi = static_cast<T>(a.max_val);
-  parallel_chunks(a.n, [&](int64_t b, int64_t e) {
+  parallel_chunks(a.n, kChunk, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(x[i], lo), hi);
   });
 }
@@ -517,7 +470,7 @@ template <typename T>
 void hardtanh_backward(const ElementwiseArgs& a, const T* x, const T* dy, T* dx) {
   if (dx == nullptr) return;
   const T lo = static_cast<T>(a.min_val), hi = static_cast<T>(a.max_val);
-  parallel_chunks(a.n, [&](int64_t b, int64_t e) {
+  parallel_chunks(a.n, kChunk, [&](int64_t b, int64_t e) {
     // Both operands loaded unconditionally so the select vectorizes (no branch on data).
     for (int64_t i = b; i < e; ++i) {
       const T g = dy[i];
@@ -529,7 +482,7 @@ void hardtanh_backward(const ElementwiseArgs& a, const T* x, const T* dy, T* dx)
 template <typename T>
 void scale_forward(const ElementwiseArgs& a, const T* x, T* y) {
   const T alpha = static_cast<T>(a.alpha);
-  parallel_chunks(a.n, [&](int64_t b, int64_t e) {
+  parallel_chunks(a.n, kChunk, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = alpha * x[i];
   });
 }

@@ -18,15 +18,6 @@ namespace {
 
 constexpr int64_t kChunk = 1 << 12;
 
-// Calls body(begin, end) over [0, n) in kChunk pieces, across cores when n is large.
-template <typename Body>
-void for_each_chunk(int64_t n, Body&& body) {
-  const int64_t n_chunks = (n + kChunk - 1) / kChunk;
-  parallel_for(n_chunks, kChunk, [&](int64_t c) {
-    const int64_t begin = c * kChunk;
-    body(begin, std::min(n, begin + kChunk));
-  });
-}
 
 // AdamW's scalar coefficients, rounded to T once (torch passes them as Python floats).
 template <typename T>
@@ -63,7 +54,7 @@ void adamw_step(const AdamWArgs& a, T* param, const T* grad, T* m, T* v) {
                         static_cast<T>(a.lr / (1 - std::pow(a.beta1, t))),
                         static_cast<T>(std::sqrt(1 - std::pow(a.beta2, t))),
                         static_cast<T>(a.eps)};
-  for_each_chunk(a.n, [&](int64_t begin, int64_t end) {
+  parallel_chunks(a.n, kChunk, [&](int64_t begin, int64_t end) {
     adamw_range(c, begin, end, param, grad, m, v);
   });
 }
@@ -71,7 +62,7 @@ void adamw_step(const AdamWArgs& a, T* param, const T* grad, T* m, T* v) {
 template <typename T>
 void ema_update(const EmaArgs& a, T* ema, const T* param) {
   const T d = static_cast<T>(a.decay), one_minus_d = static_cast<T>(1 - a.decay);
-  for_each_chunk(a.n, [&](int64_t begin, int64_t end) {
+  parallel_chunks(a.n, kChunk, [&](int64_t begin, int64_t end) {
     T* __restrict e = ema;
     const T* __restrict p = param;
     for (int64_t i = begin; i < end; ++i) e[i] = d * e[i] + one_minus_d * p[i];
