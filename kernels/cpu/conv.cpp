@@ -1,14 +1,24 @@
-// CPU conv2d / conv_transpose2d (see conv.h). Each pass is a single OpenBLAS gemm whose wide
-// dimension is P = nb * Ho * Wo (a whole batch chunk): at the U-Net's 8x8 and 4x4 latents a
-// gemm per sample would be 64 or 16 columns wide and run far below peak.
+// CPU conv2d / conv_transpose2d (see conv.h). Each pass is one OpenBLAS gemm per batch chunk,
+// whose wide dimension is P = nb * Ho * Wo: at the U-Net's 8x8 and 4x4 latents a gemm per
+// sample would be 64 or 16 columns wide and run far below peak.
 //
-// The im2col matrix comes in two layouts, picked per shape by the length of the runs it copies:
+// The im2col matrix ("col") comes in two layouts, picked per shape by the length of the runs
+// its copies move:
 // - channel rows [C * K * K, P], built from NCHW planes in runs of Wo pixels: wide images with
-//   few channels (the VQ-VAE's outer layers, a 1-channel input);
-// - pixel rows [P, K * K * C], built from a channels-last copy of the image in runs of K * C
-//   values: narrow images with many channels (the U-Net), where Wo-long runs are too short.
-// conv_transpose2d is the adjoint of conv2d with the roles of image and grid swapped, so both
-// share the same im2col / col2im pair.
+//   few channels (a 1-channel input, the VQ-VAE's outer layers);
+// - pixel rows [P, K * K * C], built from a channels-last copy of each image in runs of K * C
+//   values: narrow images with many channels (the U-Net). Its columns are ordered (kh, kw, c),
+//   so the weights are reordered to match.
+// conv_transpose2d is the adjoint of conv2d with the image and the grid swapped, so both use the
+// same im2col / col2im pair.
+//
+// Batch chunks are kept small enough (kColBudget) that col stays in cache between its copy and
+// its gemm, which measured faster than one batch-wide gemm.
+//
+// The copies around the gemms run on the calling thread. Measured on the 2-core target with the
+// default OpenMP wait policy, an OpenMP region next to an OpenBLAS call costs 4-8 ms, because
+// each library's idle workers spin on the core the other one needs (the U-Net 3x3 convs fell
+// from ~150 to 25-90 GFLOP/s); serial copies cost 10-20% of a pass.
 #include "kernels/cpu/conv.h"
 
 #include <algorithm>
@@ -18,14 +28,12 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/parallel.h"
 
 namespace ldm::kernels::cpu {
 namespace {
 
-// Batch chunks keep the im2col matrix near this many elements (32 MiB of float): large enough
-// that the gemm stays wide, small enough that 256x256 images do not need gigabytes of scratch.
-constexpr int64_t kColBudget = int64_t{1} << 23;
+// Elements of col per batch chunk (4 MiB of float).
+constexpr int64_t kColBudget = int64_t{1} << 20;
 
 // A pointwise conv reads NCHW directly as the gemm operand once a sample's plane is this wide.
 constexpr int64_t kDirectMinHW = 256;
@@ -46,7 +54,7 @@ struct AlignedAllocator {
   friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) { return true; }
 };
 
-enum class Slot { kCol, kMat, kImage, kWeight, kPlane, kCount };
+enum class Slot { kCol, kMat, kWeight, kFlip, kPlane, kCount };
 
 // Per-thread scratch that only grows; the old contents are dropped before growing so that peak
 // memory is one buffer, not two.
@@ -70,13 +78,9 @@ struct Geom {
   int64_t rows() const { return C * K * K; }
   int64_t hw() const { return H * W; }
   int64_t hwo() const { return Ho * Wo; }
+  int64_t hp() const { return H + 2 * p; }
+  int64_t wp() const { return W + 2 * p; }
 };
-
-enum class Layout { kChannelRows, kPixelRows };
-
-Layout choose_layout(const Geom& g) {
-  return g.C > g.Wo ? Layout::kPixelRows : Layout::kChannelRows;
-}
 
 Geom conv_geom(const Conv2dArgs& a) {
   return {a.C_in, a.H_in, a.W_in, a.H_out, a.W_out, a.kernel, a.stride, a.padding};
@@ -86,14 +90,45 @@ Geom transpose_geom(const Conv2dArgs& a) {
   return {a.C_out, a.H_out, a.W_out, a.H_in, a.W_in, a.kernel, a.stride, a.padding};
 }
 
-bool is_pointwise(const Conv2dArgs& a) {
-  return a.kernel == 1 && a.stride == 1 && a.padding == 0;
+enum class Layout { kChannelRows, kPixelRows };
+
+bool is_pointwise(const Geom& g) { return g.K == 1 && g.s == 1 && g.p == 0; }
+
+Layout choose_layout(const Geom& g) {
+  if (is_pointwise(g)) return Layout::kChannelRows;  // col is then a block copy of the image
+  return g.C >= g.Wo ? Layout::kPixelRows : Layout::kChannelRows;
 }
 
-// Samples per chunk so that a [per_sample, nb] matrix stays near kColBudget.
+Trans flip(Trans t) { return t == Trans::kYes ? Trans::kNo : Trans::kYes; }
+
+// col seen as a gemm operand of shape [R, P]: stored as is, or transposed.
+struct ColOperand {
+  Trans trans;
+  int64_t ld;
+};
+
+ColOperand col_as_rp(Layout layout, int64_t R, int64_t P) {
+  return layout == Layout::kChannelRows ? ColOperand{Trans::kNo, P} : ColOperand{Trans::kYes, R};
+}
+
+// col [R, P] = op(A)[R, K] * op(B)[K, P], stored in the layout's orientation; pixel rows
+// compute the transpose, B^T A^T, so that no copy is needed.
+template <typename T>
+void gemm_into_col(Layout layout, Trans ta, Trans tb, int64_t R, int64_t P, int64_t K,
+                   const T* A, int64_t lda, const T* B, int64_t ldb, T* col) {
+  if (layout == Layout::kChannelRows) {
+    gemm<T>(ta, tb, R, P, K, T(1), A, lda, B, ldb, T(0), col, P);
+  } else {
+    gemm<T>(flip(tb), flip(ta), P, R, K, T(1), B, ldb, A, lda, T(0), col, R);
+  }
+}
+
+// Samples per chunk: as few chunks as keep col under kColBudget, of equal size so that no
+// chunk is a narrow gemm.
 int64_t batch_chunk(int64_t N, int64_t per_sample) {
-  return std::clamp<int64_t>(kColBudget / std::max<int64_t>(per_sample, 1), 1,
-                             std::max<int64_t>(N, 1));
+  const int64_t fit = std::max<int64_t>(1, kColBudget / std::max<int64_t>(per_sample, 1));
+  const int64_t chunks = (N + fit - 1) / fit;
+  return chunks > 0 ? (N + chunks - 1) / chunks : 1;
 }
 
 template <typename T>
@@ -112,62 +147,73 @@ T row_sum(const T* __restrict x, int64_t n) {
 // db[C] = sum of dy [N, C, HW] over N and HW, in a fixed order.
 template <typename T>
 void bias_grad(const T* dy, int64_t N, int64_t C, int64_t HW, T* db) {
-  parallel_for(C, N * HW, [&](int64_t c) {
+  for (int64_t c = 0; c < C; ++c) {
     T s = 0;
     for (int64_t n = 0; n < N; ++n) s += row_sum(dy + (n * C + c) * HW, HW);
     db[c] = s;
-  });
+  }
 }
 
 // [nb, C, HW] -> [C, nb * HW]: the batch becomes the gemm's wide dimension.
 template <typename T>
 void batch_to_rows(const T* src, int64_t nb, int64_t C, int64_t HW, T* dst) {
-  parallel_for(C * nb, HW, [&](int64_t i) {
-    const int64_t c = i / nb, n = i % nb;
-    std::memcpy(dst + (c * nb + n) * HW, src + (n * C + c) * HW,
-                static_cast<std::size_t>(HW) * sizeof(T));
-  });
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t n = 0; n < nb; ++n) {
+      std::memcpy(dst + (c * nb + n) * HW, src + (n * C + c) * HW,
+                  static_cast<std::size_t>(HW) * sizeof(T));
+    }
+  }
 }
 
 // [C, nb * HW] -> [nb, C, HW], adding bias[c] when bias is not null.
 template <typename T>
 void rows_to_batch(const T* src, int64_t nb, int64_t C, int64_t HW, const T* bias, T* dst) {
-  parallel_for(C * nb, HW, [&](int64_t i) {
-    const int64_t c = i / nb, n = i % nb;
-    const T* __restrict s = src + (c * nb + n) * HW;
-    T* __restrict d = dst + (n * C + c) * HW;
+  for (int64_t c = 0; c < C; ++c) {
     const T b = bias ? bias[c] : T(0);
-    for (int64_t j = 0; j < HW; ++j) d[j] = s[j] + b;
-  });
+    for (int64_t n = 0; n < nb; ++n) {
+      const T* __restrict s = src + (c * nb + n) * HW;
+      T* __restrict d = dst + (n * C + c) * HW;
+      for (int64_t j = 0; j < HW; ++j) d[j] = s[j] + b;
+    }
+  }
 }
 
-// dst [B, C, R] = src [B, R, C] transposed per batch entry, plus bias[c] when bias is not null.
-// Tiled so that both sides are walked in cache-line sized pieces.
+// dst[j * ldd + i] = src[i * lds + j] + bias[j] (bias may be null) for i < rows, j < cols.
+// Square tiles keep the lines in flight on both sides few: with power-of-two strides (a 32x32
+// plane is 4 KiB) the lines of a taller tile fall into one L1 set and evict each other.
 template <typename T>
-void transpose_batched(const T* src, int64_t B, int64_t R, int64_t C, const T* bias, T* dst) {
-  constexpr int64_t kTile = 16;
-  const int64_t tiles_c = (C + kTile - 1) / kTile;
-  parallel_for(B * tiles_c, R * kTile, [&](int64_t i) {
-    const int64_t b = i / tiles_c, c0 = (i % tiles_c) * kTile, c1 = std::min(C, c0 + kTile);
-    const T* __restrict s = src + b * R * C;
-    T* __restrict d = dst + b * R * C;
-    for (int64_t r0 = 0; r0 < R; r0 += kTile) {
-      const int64_t r1 = std::min(R, r0 + kTile);
-      for (int64_t c = c0; c < c1; ++c) {
-        const T bc = bias ? bias[c] : T(0);
-        for (int64_t r = r0; r < r1; ++r) d[c * R + r] = s[r * C + c] + bc;
+void transpose_2d(const T* __restrict src, int64_t lds, int64_t rows, int64_t cols,
+                  const T* bias, T* __restrict dst, int64_t ldd) {
+  constexpr int64_t kTile = 8;
+  for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+    const int64_t i1 = std::min(rows, i0 + kTile);
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+      const int64_t j1 = std::min(cols, j0 + kTile);
+      for (int64_t j = j0; j < j1; ++j) {
+        const T b = bias ? bias[j] : T(0);
+        for (int64_t i = i0; i < i1; ++i) dst[j * ldd + i] = src[i * lds + j] + b;
       }
     }
-  });
+  }
+}
+
+// Weights [A, B, KK] -> [A, KK, B]: pixel-row column order (kh, kw, c) for B = channels, and
+// back with B and KK swapped.
+template <typename T>
+void swap_inner(const T* src, int64_t A, int64_t B, int64_t KK, T* dst) {
+  for (int64_t a = 0; a < A; ++a) {
+    transpose_2d(src + a * B * KK, KK, B, KK, static_cast<const T*>(nullptr), dst + a * B * KK,
+                 B);
+  }
 }
 
 // ---- channel rows: col [C * K * K, P], row (c, kh, kw), column (n, oh, ow) ----
 
-// Copies one plane [H, W] into pp [H + 2p, W + 2p] with a zero border, so that the window
-// loops below need no bounds tests.
+// Copies one plane [H, W] into pp [Hp, Wp] with a zero border, so that the window loops need
+// no bounds tests.
 template <typename T>
 void pad_plane(const Geom& g, const T* __restrict src, T* __restrict pp) {
-  const int64_t Wp = g.W + 2 * g.p;
+  const int64_t Wp = g.wp();
   std::fill(pp, pp + g.p * Wp, T(0));
   for (int64_t h = 0; h < g.H; ++h) {
     T* __restrict d = pp + (h + g.p) * Wp;
@@ -175,7 +221,7 @@ void pad_plane(const Geom& g, const T* __restrict src, T* __restrict pp) {
     for (int64_t w = 0; w < g.W; ++w) d[g.p + w] = src[h * g.W + w];
     for (int64_t w = g.p + g.W; w < Wp; ++w) d[w] = T(0);
   }
-  std::fill(pp + (g.H + g.p) * Wp, pp + (g.H + 2 * g.p) * Wp, T(0));
+  std::fill(pp + (g.H + g.p) * Wp, pp + g.hp() * Wp, T(0));
 }
 
 // Writes the K * K col rows of one (padded) plane: row (kh, kw) at dst + (kh * K + kw) * P
@@ -204,7 +250,7 @@ void expand_plane(const Geom& g, const T* __restrict pp, int64_t Wp, T* __restri
 }
 
 // The adjoint of expand_plane: acc (a zeroed padded plane) += every window sample that came
-// from it, rows visited in a fixed order.
+// from it, in a fixed order.
 template <typename T, int64_t kWo>
 void collapse_plane(const Geom& g, const T* __restrict src, int64_t P, T* __restrict acc,
                     int64_t Wp) {
@@ -252,119 +298,158 @@ void collapse_dispatch(const Geom& g, const T* src, int64_t P, T* acc, int64_t W
 // img [nb, C, H, W] -> col [C * K * K, nb * Ho * Wo].
 template <typename T>
 void im2col_channel_rows(const Geom& g, const T* img, int64_t nb, T* col) {
+  if (is_pointwise(g)) {
+    batch_to_rows(img, nb, g.C, g.hw(), col);
+    return;
+  }
   const int64_t P = nb * g.hwo();
-  const int64_t Hp = g.H + 2 * g.p, Wp = g.W + 2 * g.p;
-  parallel_for(g.C * nb, g.K * g.K * g.hwo(), [&](int64_t i) {
-    const int64_t c = i / nb, n = i % nb;
-    const T* plane = img + (n * g.C + c) * g.hw();
-    if (g.p > 0) {
-      T* pp = scratch<T>(Slot::kPlane, Hp * Wp);
-      pad_plane(g, plane, pp);
-      plane = pp;
+  T* pp = g.p > 0 ? scratch<T>(Slot::kPlane, g.hp() * g.wp()) : nullptr;
+  for (int64_t c = 0; c < g.C; ++c) {
+    for (int64_t n = 0; n < nb; ++n) {
+      const T* plane = img + (n * g.C + c) * g.hw();
+      if (pp) {
+        pad_plane(g, plane, pp);
+        plane = pp;
+      }
+      expand_dispatch(g, plane, g.wp(), col + c * g.K * g.K * P + n * g.hwo(), P);
     }
-    expand_dispatch(g, plane, Wp, col + c * g.K * g.K * P + n * g.hwo(), P);
-  });
+  }
 }
 
 // The adjoint of im2col_channel_rows: img [nb, C, H, W] = sum of the col entries that map to
-// each pixel, plus bias[c] when bias is not null. Parallel over planes, so no two threads write
-// one pixel.
+// each pixel, plus bias[c] when bias is not null.
 template <typename T>
 void col2im_channel_rows(const Geom& g, const T* col, int64_t nb, const T* bias, T* img) {
-  const int64_t P = nb * g.hwo();
-  const int64_t Hp = g.H + 2 * g.p, Wp = g.W + 2 * g.p;
-  parallel_for(g.C * nb, g.K * g.K * g.hwo(), [&](int64_t i) {
-    const int64_t c = i / nb, n = i % nb;
-    T* out = img + (n * g.C + c) * g.hw();
+  if (is_pointwise(g)) {
+    rows_to_batch(col, nb, g.C, g.hw(), bias, img);
+    return;
+  }
+  const int64_t P = nb * g.hwo(), Wp = g.wp();
+  T* pp = g.p > 0 ? scratch<T>(Slot::kPlane, g.hp() * Wp) : nullptr;
+  for (int64_t c = 0; c < g.C; ++c) {
     const T b = bias ? bias[c] : T(0);
-    const T* src = col + c * g.K * g.K * P + n * g.hwo();
-    if (g.p == 0) {
-      std::fill(out, out + g.hw(), b);
-      collapse_dispatch(g, src, P, out, Wp);
-      return;
+    for (int64_t n = 0; n < nb; ++n) {
+      T* out = img + (n * g.C + c) * g.hw();
+      const T* src = col + c * g.K * g.K * P + n * g.hwo();
+      if (!pp) {
+        std::fill(out, out + g.hw(), b);
+        collapse_dispatch(g, src, P, out, Wp);
+        continue;
+      }
+      std::fill(pp, pp + g.hp() * Wp, T(0));
+      collapse_dispatch(g, src, P, pp, Wp);
+      for (int64_t h = 0; h < g.H; ++h) {
+        const T* __restrict s = pp + (h + g.p) * Wp + g.p;
+        T* __restrict d = out + h * g.W;
+        for (int64_t w = 0; w < g.W; ++w) d[w] = s[w] + b;
+      }
     }
-    T* pp = scratch<T>(Slot::kPlane, Hp * Wp);
-    std::fill(pp, pp + Hp * Wp, T(0));
-    collapse_dispatch(g, src, P, pp, Wp);
-    for (int64_t h = 0; h < g.H; ++h) {
-      const T* __restrict s = pp + (h + g.p) * Wp + g.p;
-      T* __restrict d = out + h * g.W;
-      for (int64_t w = 0; w < g.W; ++w) d[w] = s[w] + b;
-    }
-  });
+  }
 }
 
 // ---- pixel rows: col [P, K * K * C], row (n, oh, ow), column (kh, kw, c) ----
 
-// The kw range of window (oh, ow) row kh that falls inside the image: for any stride,
-// consecutive kw are consecutive pixels, so the K * C values of one window row are one run.
-struct KwRange {
-  int64_t lo, hi;
-};
-
-inline KwRange kw_range(const Geom& g, int64_t ow) {
-  const int64_t w0 = ow * g.s - g.p;
-  return {std::max<int64_t>(0, -w0), std::min<int64_t>(g.K, g.W - w0)};
+// One sample: img [C, H, W] -> pp [Hp, Wp, C] (channels last) with a zero border. The K
+// window pixels of one window row are then K * C consecutive values.
+template <typename T>
+void pad_channels_last(const Geom& g, const T* img, T* pp) {
+  const int64_t Wp = g.wp(), rowp = Wp * g.C;
+  std::fill(pp, pp + g.p * rowp, T(0));
+  for (int64_t h = 0; h < g.H; ++h) {
+    T* d = pp + (h + g.p) * rowp;
+    std::fill(d, d + g.p * g.C, T(0));
+    transpose_2d(img + h * g.W, g.hw(), g.C, g.W, static_cast<const T*>(nullptr),
+                 d + g.p * g.C, g.C);
+    std::fill(d + (g.p + g.W) * g.C, d + rowp, T(0));
+  }
+  std::fill(pp + (g.H + g.p) * rowp, pp + g.hp() * rowp, T(0));
 }
 
-// img [nb, H, W, C] (channels last) -> col [nb * Ho * Wo, K * K * C].
+// img [nb, C, H, W] -> col [nb * Ho * Wo, K * K * C].
 template <typename T>
 void im2col_pixel_rows(const Geom& g, const T* img, int64_t nb, T* col) {
-  const int64_t KC = g.K * g.C, KKC = g.K * KC;
-  parallel_for(nb * g.Ho, g.Wo * KKC, [&](int64_t i) {
-    const int64_t n = i / g.Ho, oh = i % g.Ho;
-    for (int64_t ow = 0; ow < g.Wo; ++ow) {
-      T* __restrict d = col + (i * g.Wo + ow) * KKC;
-      const KwRange r = kw_range(g, ow);
-      const int64_t w0 = ow * g.s - g.p;
-      for (int64_t kh = 0; kh < g.K; ++kh) {
-        T* __restrict dk = d + kh * KC;
-        const int64_t ih = oh * g.s - g.p + kh;
-        if (ih < 0 || ih >= g.H || r.hi <= r.lo) {
-          std::fill(dk, dk + KC, T(0));
-          continue;
+  const int64_t KC = g.K * g.C, KKC = g.K * KC, Wp = g.wp();
+  T* pp = scratch<T>(Slot::kPlane, g.hp() * Wp * g.C);
+  for (int64_t n = 0; n < nb; ++n) {
+    pad_channels_last(g, img + n * g.C * g.hw(), pp);
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        T* d = col + ((n * g.Ho + oh) * g.Wo + ow) * KKC;
+        for (int64_t kh = 0; kh < g.K; ++kh) {
+          std::memcpy(d + kh * KC, pp + ((oh * g.s + kh) * Wp + ow * g.s) * g.C,
+                      static_cast<std::size_t>(KC) * sizeof(T));
         }
-        std::fill(dk, dk + r.lo * g.C, T(0));
-        const T* __restrict s = img + ((n * g.H + ih) * g.W + w0 + r.lo) * g.C;
-        std::memcpy(dk + r.lo * g.C, s, static_cast<std::size_t>((r.hi - r.lo) * g.C) * sizeof(T));
-        std::fill(dk + r.hi * g.C, dk + KC, T(0));
       }
     }
-  });
+  }
 }
 
-// The adjoint of im2col_pixel_rows: img [nb, H, W, C] (channels last) = sum of the col entries
-// that map to each pixel. Parallel over samples, windows visited in a fixed order.
+// The adjoint of im2col_pixel_rows: img [nb, C, H, W] = sum of the col entries that map to
+// each pixel, plus bias[c] when bias is not null. Accumulates one sample at a time in a
+// channels-last padded plane, in a fixed order.
 template <typename T>
-void col2im_pixel_rows(const Geom& g, const T* col, int64_t nb, T* img) {
-  const int64_t KC = g.K * g.C, KKC = g.K * KC;
-  parallel_for(nb, g.hwo() * KKC, [&](int64_t n) {
-    T* __restrict out = img + n * g.hw() * g.C;
-    std::fill(out, out + g.hw() * g.C, T(0));
+void col2im_pixel_rows(const Geom& g, const T* col, int64_t nb, const T* bias, T* img) {
+  const int64_t KC = g.K * g.C, KKC = g.K * KC, Wp = g.wp(), rowp = Wp * g.C;
+  T* pp = scratch<T>(Slot::kPlane, g.hp() * rowp);
+  for (int64_t n = 0; n < nb; ++n) {
+    std::fill(pp, pp + g.hp() * rowp, T(0));
     for (int64_t oh = 0; oh < g.Ho; ++oh) {
       for (int64_t ow = 0; ow < g.Wo; ++ow) {
         const T* __restrict d = col + ((n * g.Ho + oh) * g.Wo + ow) * KKC;
-        const KwRange r = kw_range(g, ow);
-        const int64_t w0 = ow * g.s - g.p;
         for (int64_t kh = 0; kh < g.K; ++kh) {
-          const int64_t ih = oh * g.s - g.p + kh;
-          if (ih < 0 || ih >= g.H) continue;
-          const T* __restrict s = d + kh * KC + r.lo * g.C;
-          T* __restrict o = out + ((ih * g.W) + w0 + r.lo) * g.C;
-          for (int64_t j = 0; j < (r.hi - r.lo) * g.C; ++j) o[j] += s[j];
+          const T* __restrict s = d + kh * KC;
+          T* __restrict a = pp + ((oh * g.s + kh) * Wp + ow * g.s) * g.C;
+          for (int64_t j = 0; j < KC; ++j) a[j] += s[j];
         }
       }
     }
-  });
+    T* out = img + n * g.C * g.hw();
+    for (int64_t h = 0; h < g.H; ++h) {
+      transpose_2d(pp + (h + g.p) * rowp + g.p * g.C, g.C, g.W, g.C, bias, out + h * g.W,
+                   g.hw());
+    }
+  }
 }
 
-// ---- conv2d passes per layout, on one batch chunk of cur samples ----
-
-// Weights [A, B, K, K] -> [A, K, K, B], the column order of pixel-row im2col (and back with the
-// roles of B and K * K swapped).
 template <typename T>
-void weights_to_pixel_order(const T* w, int64_t A, int64_t B, int64_t KK, T* wr) {
-  transpose_batched(w, A, B, KK, static_cast<const T*>(nullptr), wr);
+void im2col(Layout layout, const Geom& g, const T* img, int64_t nb, T* col) {
+  if (layout == Layout::kChannelRows) {
+    im2col_channel_rows(g, img, nb, col);
+  } else {
+    im2col_pixel_rows(g, img, nb, col);
+  }
+}
+
+template <typename T>
+void col2im(Layout layout, const Geom& g, const T* col, int64_t nb, const T* bias, T* img) {
+  if (layout == Layout::kChannelRows) {
+    col2im_channel_rows(g, col, nb, bias, img);
+  } else {
+    col2im_pixel_rows(g, col, nb, bias, img);
+  }
+}
+
+// The weights as the gemms see them: [A, B * K * K] in the layout's column order. Channel rows
+// use the caller's array; pixel rows a reordered copy ([A, K, K, B]) in scratch.
+template <typename T>
+const T* layout_weights(Layout layout, const T* w, int64_t A, int64_t B, int64_t KK) {
+  if (layout == Layout::kChannelRows) return w;
+  T* wr = scratch<T>(Slot::kWeight, 2 * A * B * KK);
+  swap_inner(w, A, B, KK, wr);
+  return wr;
+}
+
+// Where the gemms accumulate dw: dw itself for channel rows, else scratch next to the
+// reordered weights, swapped back by finish_weight_grad.
+template <typename T>
+T* layout_weight_grad(Layout layout, T* dw, int64_t A, int64_t B, int64_t KK) {
+  if (layout == Layout::kChannelRows) return dw;
+  return scratch<T>(Slot::kWeight, 2 * A * B * KK) + A * B * KK;
+}
+
+template <typename T>
+void finish_weight_grad(Layout layout, const T* dwk, int64_t A, int64_t B, int64_t KK, T* dw) {
+  if (layout == Layout::kPixelRows) swap_inner(dwk, A, KK, B, dw);
 }
 
 }  // namespace
@@ -372,13 +457,13 @@ void weights_to_pixel_order(const T* w, int64_t A, int64_t B, int64_t KK, T* wr)
 template <typename T>
 void conv2d_forward(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* y) {
   const Geom g = conv_geom(a);
-  const int64_t R = g.rows(), HWi = g.hw(), HWo = g.hwo(), KK = g.K * g.K;
-  if (is_pointwise(a) && HWo >= kDirectMinHW) {
+  const int64_t R = g.rows(), HWi = g.hw(), HWo = g.hwo();
+  if (is_pointwise(g) && HWo >= kDirectMinHW) {
     // Each sample's NCHW plane already is the gemm operand [C_in, HW].
     if (bias) {
-      parallel_for(a.N * a.C_out, HWo, [&](int64_t i) {
+      for (int64_t i = 0; i < a.N * a.C_out; ++i) {
         std::fill(y + i * HWo, y + (i + 1) * HWo, bias[i % a.C_out]);
-      });
+      }
     }
     for (int64_t n = 0; n < a.N; ++n) {
       gemm<T>(Trans::kNo, Trans::kNo, a.C_out, HWo, a.C_in, T(1), w, a.C_in,
@@ -390,25 +475,13 @@ void conv2d_forward(const Conv2dArgs& a, const T* x, const T* w, const T* bias, 
   const int64_t nb = batch_chunk(a.N, R * HWo);
   T* col = scratch<T>(Slot::kCol, R * nb * HWo);
   T* ymat = scratch<T>(Slot::kMat, a.C_out * nb * HWo);
-  const T* wk = w;
-  T* xt = nullptr;
-  if (layout == Layout::kPixelRows) {
-    T* wr = scratch<T>(Slot::kWeight, a.C_out * R);
-    weights_to_pixel_order(w, a.C_out, a.C_in, KK, wr);
-    wk = wr;
-    xt = scratch<T>(Slot::kImage, nb * a.C_in * HWi);
-  }
+  const T* wk = layout_weights(layout, w, a.C_out, a.C_in, g.K * g.K);
   for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
     const int64_t cur = std::min(nb, a.N - n0), P = cur * HWo;
-    const T* xc = x + n0 * a.C_in * HWi;
-    if (layout == Layout::kPixelRows) {
-      transpose_batched(xc, cur, a.C_in, HWi, static_cast<const T*>(nullptr), xt);
-      im2col_pixel_rows(g, xt, cur, col);
-      gemm<T>(Trans::kNo, Trans::kYes, a.C_out, P, R, T(1), wk, R, col, R, T(0), ymat, P);
-    } else {
-      im2col_channel_rows(g, xc, cur, col);
-      gemm<T>(Trans::kNo, Trans::kNo, a.C_out, P, R, T(1), wk, R, col, P, T(0), ymat, P);
-    }
+    const ColOperand c = col_as_rp(layout, R, P);
+    im2col(layout, g, x + n0 * a.C_in * HWi, cur, col);
+    // y [C_out, P] = w [C_out, R] col [R, P]
+    gemm<T>(Trans::kNo, c.trans, a.C_out, P, R, T(1), wk, R, col, c.ld, T(0), ymat, P);
     rows_to_batch(ymat, cur, a.C_out, HWo, bias, y + n0 * a.C_out * HWo);
   }
 }
@@ -420,7 +493,11 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
   const int64_t R = g.rows(), HWi = g.hw(), HWo = g.hwo(), KK = g.K * g.K;
   if (db) bias_grad(dy, a.N, a.C_out, HWo, db);
   if (!dx && !dw) return;
-  if (is_pointwise(a) && HWo >= kDirectMinHW) {
+  if (a.N == 0) {
+    if (dw) std::fill(dw, dw + a.C_out * R, T(0));  // no chunk will overwrite it
+    return;
+  }
+  if (is_pointwise(g) && HWo >= kDirectMinHW) {
     for (int64_t n = 0; n < a.N; ++n) {
       const T* dyn = dy + n * a.C_out * HWo;
       if (dw) {
@@ -434,71 +511,76 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
     }
     return;
   }
-  const Layout layout = choose_layout(g);
-  const bool pixel_rows = layout == Layout::kPixelRows;
-  const int64_t nb = batch_chunk(a.N, R * HWo);
-  T* col = scratch<T>(Slot::kCol, R * nb * HWo);
-  T* dymat = scratch<T>(Slot::kMat, a.C_out * nb * HWo);
-  // Pixel rows keep w and dw in [C_out, K, K, C_in] order; xt is the channels-last image.
-  T* wr = pixel_rows ? scratch<T>(Slot::kWeight, 2 * a.C_out * R) : nullptr;
-  T* dwr = pixel_rows ? wr + a.C_out * R : dw;
-  T* xt = pixel_rows ? scratch<T>(Slot::kImage, nb * a.C_in * HWi) : nullptr;
-  if (pixel_rows && dx) weights_to_pixel_order(w, a.C_out, a.C_in, KK, wr);
-  for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
-    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWo;
-    const T* xc = x + n0 * a.C_in * HWi;
-    T* dxc = dx ? dx + n0 * a.C_in * HWi : nullptr;
-    // Chunks accumulate into dw in batch order; the first one overwrites.
-    const T beta = n0 == 0 ? T(0) : T(1);
-    batch_to_rows(dy + n0 * a.C_out * HWo, cur, a.C_out, HWo, dymat);
-    if (pixel_rows) {
-      if (dw) {
-        transpose_batched(xc, cur, a.C_in, HWi, static_cast<const T*>(nullptr), xt);
-        im2col_pixel_rows(g, xt, cur, col);
-        gemm<T>(Trans::kNo, Trans::kNo, a.C_out, R, P, T(1), dymat, P, col, R, beta, dwr, R);
-      }
-      if (dx) {
-        gemm<T>(Trans::kYes, Trans::kNo, P, R, a.C_out, T(1), dymat, P, wr, R, T(0), col, R);
-        col2im_pixel_rows(g, col, cur, xt);
-        transpose_batched(xt, cur, HWi, a.C_in, static_cast<const T*>(nullptr), dxc);
-      }
-    } else {
-      if (dw) {
-        im2col_channel_rows(g, xc, cur, col);
-        gemm<T>(Trans::kNo, Trans::kYes, a.C_out, R, P, T(1), dymat, P, col, P, beta, dw, R);
-      }
-      if (dx) {
-        gemm<T>(Trans::kYes, Trans::kNo, R, P, a.C_out, T(1), w, R, dymat, P, T(0), col, P);
-        col2im_channel_rows(g, col, cur, static_cast<const T*>(nullptr), dxc);
+  // At stride 1, dx is itself a conv2d of dy (image [C_out, H_out, W_out], grid H_in x W_in)
+  // with the kernel transposed and flipped and padding K - 1 - p. Its gemm then has the
+  // forward's shape, [C_in, C_out * K * K] x [C_out * K * K, P], instead of a reduction over
+  // C_out alone, which runs at half speed when C_out is 32.
+  const bool dx_as_conv = dx && a.stride == 1 && a.padding <= a.kernel - 1;
+  const Geom gd = {a.C_out, a.H_out, a.W_out, a.H_in, a.W_in, a.kernel, 1,
+                   a.kernel - 1 - a.padding};
+  const int64_t Rd = gd.rows();
+  const Layout layout = choose_layout(g), layout_d = choose_layout(gd);
+  const int64_t per_sample = dx_as_conv ? std::max(R * HWo, Rd * HWi) : R * HWo;
+  const int64_t nb = batch_chunk(a.N, per_sample);
+  T* col = scratch<T>(Slot::kCol, per_sample * nb);
+  T* mat = scratch<T>(Slot::kMat, std::max(a.C_out * HWo, a.C_in * HWi) * nb);
+  const T* wk = nullptr;
+  if (dx_as_conv) {
+    T* wf = scratch<T>(Slot::kFlip, a.C_in * Rd);
+    for (int64_t co = 0; co < a.C_out; ++co) {
+      for (int64_t ci = 0; ci < a.C_in; ++ci) {
+        const T* src = w + (co * a.C_in + ci) * KK;
+        T* dst = wf + (ci * a.C_out + co) * KK;
+        for (int64_t k = 0; k < KK; ++k) dst[k] = src[KK - 1 - k];
       }
     }
+    wk = layout_weights(layout_d, static_cast<const T*>(wf), a.C_in, a.C_out, KK);
+  } else if (dx) {
+    wk = layout_weights(layout, w, a.C_out, a.C_in, KK);
   }
-  if (pixel_rows && dw) weights_to_pixel_order(dwr, a.C_out, KK, a.C_in, dw);
+  T* dwk = dw ? layout_weight_grad(layout, dw, a.C_out, a.C_in, KK) : nullptr;
+  for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
+    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWo, Pd = cur * HWi;
+    const T* dyc = dy + n0 * a.C_out * HWo;
+    T* dxc = dx ? dx + n0 * a.C_in * HWi : nullptr;
+    const ColOperand c = col_as_rp(layout, R, P);
+    if (dw || !dx_as_conv) batch_to_rows(dyc, cur, a.C_out, HWo, mat);
+    if (dw) {
+      // dw [C_out, R] (+)= dy [C_out, P] col^T [P, R]; chunks accumulate in batch order.
+      im2col(layout, g, x + n0 * a.C_in * HWi, cur, col);
+      gemm<T>(Trans::kNo, flip(c.trans), a.C_out, R, P, T(1), mat, P, col, c.ld,
+              n0 == 0 ? T(0) : T(1), dwk, R);
+    }
+    if (dx_as_conv) {
+      // dx [C_in, Pd] = w_flipped [C_in, Rd] col(dy) [Rd, Pd]
+      const ColOperand cd = col_as_rp(layout_d, Rd, Pd);
+      im2col(layout_d, gd, dyc, cur, col);
+      gemm<T>(Trans::kNo, cd.trans, a.C_in, Pd, Rd, T(1), wk, Rd, col, cd.ld, T(0), mat, Pd);
+      rows_to_batch(mat, cur, a.C_in, HWi, static_cast<const T*>(nullptr), dxc);
+    } else if (dx) {
+      // col [R, P] = w^T [R, C_out] dy [C_out, P], then scattered back onto the image.
+      gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_out, wk, R, mat, P, col);
+      col2im(layout, g, col, cur, static_cast<const T*>(nullptr), dxc);
+    }
+  }
+  if (dw) finish_weight_grad(layout, dwk, a.C_out, a.C_in, KK, dw);
 }
 
 template <typename T>
 void conv_transpose2d_forward(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* y) {
   const Geom g = transpose_geom(a);
-  const int64_t R = g.rows(), HWx = g.hwo(), HWy = g.hw(), KK = g.K * g.K;
-  const bool pixel_rows = choose_layout(g) == Layout::kPixelRows;
+  const int64_t R = g.rows(), HWx = g.hwo(), HWy = g.hw();
+  const Layout layout = choose_layout(g);
   const int64_t nb = batch_chunk(a.N, R * HWx);
   T* col = scratch<T>(Slot::kCol, R * nb * HWx);
   T* xmat = scratch<T>(Slot::kMat, a.C_in * nb * HWx);
-  T* wr = pixel_rows ? scratch<T>(Slot::kWeight, a.C_in * R) : nullptr;
-  T* yt = pixel_rows ? scratch<T>(Slot::kImage, nb * a.C_out * HWy) : nullptr;
-  if (pixel_rows) weights_to_pixel_order(w, a.C_in, a.C_out, KK, wr);
+  const T* wk = layout_weights(layout, w, a.C_in, a.C_out, g.K * g.K);
   for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
     const int64_t cur = std::min(nb, a.N - n0), P = cur * HWx;
-    T* yc = y + n0 * a.C_out * HWy;
     batch_to_rows(x + n0 * a.C_in * HWx, cur, a.C_in, HWx, xmat);
-    if (pixel_rows) {
-      gemm<T>(Trans::kYes, Trans::kNo, P, R, a.C_in, T(1), xmat, P, wr, R, T(0), col, R);
-      col2im_pixel_rows(g, col, cur, yt);
-      transpose_batched(yt, cur, HWy, a.C_out, bias, yc);
-    } else {
-      gemm<T>(Trans::kYes, Trans::kNo, R, P, a.C_in, T(1), w, R, xmat, P, T(0), col, P);
-      col2im_channel_rows(g, col, cur, bias, yc);
-    }
+    // col [R, P] = w^T [R, C_in] x [C_in, P], then scattered onto the output image.
+    gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_in, wk, R, xmat, P, col);
+    col2im(layout, g, col, cur, bias, y + n0 * a.C_out * HWy);
   }
 }
 
@@ -509,39 +591,34 @@ void conv_transpose2d_backward(const Conv2dArgs& a, const T* x, const T* w, cons
   const int64_t R = g.rows(), HWx = g.hwo(), HWy = g.hw(), KK = g.K * g.K;
   if (db) bias_grad(dy, a.N, a.C_out, HWy, db);
   if (!dx && !dw) return;
-  const bool pixel_rows = choose_layout(g) == Layout::kPixelRows;
+  if (a.N == 0) {
+    if (dw) std::fill(dw, dw + a.C_in * R, T(0));  // no chunk will overwrite it
+    return;
+  }
+  const Layout layout = choose_layout(g);
   const int64_t nb = batch_chunk(a.N, R * HWx);
   T* col = scratch<T>(Slot::kCol, R * nb * HWx);
   T* xmat = scratch<T>(Slot::kMat, a.C_in * nb * HWx);
-  // Pixel rows keep w and dw in [C_in, K, K, C_out] order; dyt is the channels-last dy.
-  T* wr = pixel_rows ? scratch<T>(Slot::kWeight, 2 * a.C_in * R) : nullptr;
-  T* dwr = pixel_rows ? wr + a.C_in * R : dw;
-  T* dyt = pixel_rows ? scratch<T>(Slot::kImage, nb * a.C_out * HWy) : nullptr;
-  if (pixel_rows && dx) weights_to_pixel_order(w, a.C_in, a.C_out, KK, wr);
+  const T* wk = dx ? layout_weights(layout, w, a.C_in, a.C_out, KK) : nullptr;
+  T* dwk = dw ? layout_weight_grad(layout, dw, a.C_in, a.C_out, KK) : nullptr;
   for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
     const int64_t cur = std::min(nb, a.N - n0), P = cur * HWx;
-    const T* dyc = dy + n0 * a.C_out * HWy;
-    const T beta = n0 == 0 ? T(0) : T(1);
-    if (pixel_rows) {
-      transpose_batched(dyc, cur, a.C_out, HWy, static_cast<const T*>(nullptr), dyt);
-      im2col_pixel_rows(g, dyt, cur, col);
-    } else {
-      im2col_channel_rows(g, dyc, cur, col);
-    }
-    const Trans tc = pixel_rows ? Trans::kNo : Trans::kYes;  // col^T as a gemm operand
-    const int64_t ldc = pixel_rows ? R : P;
+    const ColOperand c = col_as_rp(layout, R, P);
+    im2col(layout, g, dy + n0 * a.C_out * HWy, cur, col);
     if (dw) {
+      // dw [C_in, R] (+)= x [C_in, P] col^T [P, R]; chunks accumulate in batch order.
       batch_to_rows(x + n0 * a.C_in * HWx, cur, a.C_in, HWx, xmat);
-      gemm<T>(Trans::kNo, tc, a.C_in, R, P, T(1), xmat, P, col, ldc, beta, dwr, R);
+      gemm<T>(Trans::kNo, flip(c.trans), a.C_in, R, P, T(1), xmat, P, col, c.ld,
+              n0 == 0 ? T(0) : T(1), dwk, R);
     }
     if (dx) {
-      gemm<T>(Trans::kNo, pixel_rows ? Trans::kYes : Trans::kNo, a.C_in, P, R, T(1),
-              pixel_rows ? wr : w, R, col, ldc, T(0), xmat, P);
+      // dx [C_in, P] = w [C_in, R] col [R, P]
+      gemm<T>(Trans::kNo, c.trans, a.C_in, P, R, T(1), wk, R, col, c.ld, T(0), xmat, P);
       rows_to_batch(xmat, cur, a.C_in, HWx, static_cast<const T*>(nullptr),
                     dx + n0 * a.C_in * HWx);
     }
   }
-  if (pixel_rows && dw) weights_to_pixel_order(dwr, a.C_in, KK, a.C_out, dw);
+  if (dw) finish_weight_grad(layout, dwk, a.C_in, a.C_out, KK, dw);
 }
 
 #define LDM_INSTANTIATE_CONV(T)                                                               \
