@@ -54,7 +54,7 @@ struct AlignedAllocator {
   friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) { return true; }
 };
 
-enum class Slot { kCol, kMat, kWeight, kFlip, kPlane, kCount };
+enum class Slot { kCol, kMat, kWeight, kPlane, kCount };
 
 // Per-thread scratch that only grows; the old contents are dropped before growing so that peak
 // memory is one buffer, not two.
@@ -179,12 +179,11 @@ void rows_to_batch(const T* src, int64_t nb, int64_t C, int64_t HW, const T* bia
 }
 
 // dst[j * ldd + i] = src[i * lds + j] + bias[j] (bias may be null) for i < rows, j < cols.
-// Square tiles keep the lines in flight on both sides few: with power-of-two strides (a 32x32
-// plane is 4 KiB) the lines of a taller tile fall into one L1 set and evict each other.
+// Square tiles, so that both sides are walked a cache line at a time.
 template <typename T>
 void transpose_2d(const T* __restrict src, int64_t lds, int64_t rows, int64_t cols,
                   const T* bias, T* __restrict dst, int64_t ldd) {
-  constexpr int64_t kTile = 8;
+  constexpr int64_t kTile = 16;
   for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
     const int64_t i1 = std::min(rows, i0 + kTile);
     for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
@@ -511,56 +510,28 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
     }
     return;
   }
-  // At stride 1, dx is itself a conv2d of dy (image [C_out, H_out, W_out], grid H_in x W_in)
-  // with the kernel transposed and flipped and padding K - 1 - p. Its gemm then has the
-  // forward's shape, [C_in, C_out * K * K] x [C_out * K * K, P], instead of a reduction over
-  // C_out alone, which runs at half speed when C_out is 32.
-  const bool dx_as_conv = dx && a.stride == 1 && a.padding <= a.kernel - 1;
-  const Geom gd = {a.C_out, a.H_out, a.W_out, a.H_in, a.W_in, a.kernel, 1,
-                   a.kernel - 1 - a.padding};
-  const int64_t Rd = gd.rows();
-  const Layout layout = choose_layout(g), layout_d = choose_layout(gd);
-  const int64_t per_sample = dx_as_conv ? std::max(R * HWo, Rd * HWi) : R * HWo;
-  const int64_t nb = batch_chunk(a.N, per_sample);
-  T* col = scratch<T>(Slot::kCol, per_sample * nb);
-  T* mat = scratch<T>(Slot::kMat, std::max(a.C_out * HWo, a.C_in * HWi) * nb);
-  const T* wk = nullptr;
-  if (dx_as_conv) {
-    T* wf = scratch<T>(Slot::kFlip, a.C_in * Rd);
-    for (int64_t co = 0; co < a.C_out; ++co) {
-      for (int64_t ci = 0; ci < a.C_in; ++ci) {
-        const T* src = w + (co * a.C_in + ci) * KK;
-        T* dst = wf + (ci * a.C_out + co) * KK;
-        for (int64_t k = 0; k < KK; ++k) dst[k] = src[KK - 1 - k];
-      }
-    }
-    wk = layout_weights(layout_d, static_cast<const T*>(wf), a.C_in, a.C_out, KK);
-  } else if (dx) {
-    wk = layout_weights(layout, w, a.C_out, a.C_in, KK);
-  }
+  const Layout layout = choose_layout(g);
+  const int64_t nb = batch_chunk(a.N, R * HWo);
+  T* col = scratch<T>(Slot::kCol, R * nb * HWo);
+  T* dymat = scratch<T>(Slot::kMat, a.C_out * nb * HWo);
+  const T* wk = dx ? layout_weights(layout, w, a.C_out, a.C_in, KK) : nullptr;
   T* dwk = dw ? layout_weight_grad(layout, dw, a.C_out, a.C_in, KK) : nullptr;
   for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
-    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWo, Pd = cur * HWi;
-    const T* dyc = dy + n0 * a.C_out * HWo;
-    T* dxc = dx ? dx + n0 * a.C_in * HWi : nullptr;
+    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWo;
     const ColOperand c = col_as_rp(layout, R, P);
-    if (dw || !dx_as_conv) batch_to_rows(dyc, cur, a.C_out, HWo, mat);
+    batch_to_rows(dy + n0 * a.C_out * HWo, cur, a.C_out, HWo, dymat);
     if (dw) {
       // dw [C_out, R] (+)= dy [C_out, P] col^T [P, R]; chunks accumulate in batch order.
       im2col(layout, g, x + n0 * a.C_in * HWi, cur, col);
-      gemm<T>(Trans::kNo, flip(c.trans), a.C_out, R, P, T(1), mat, P, col, c.ld,
+      gemm<T>(Trans::kNo, flip(c.trans), a.C_out, R, P, T(1), dymat, P, col, c.ld,
               n0 == 0 ? T(0) : T(1), dwk, R);
     }
-    if (dx_as_conv) {
-      // dx [C_in, Pd] = w_flipped [C_in, Rd] col(dy) [Rd, Pd]
-      const ColOperand cd = col_as_rp(layout_d, Rd, Pd);
-      im2col(layout_d, gd, dyc, cur, col);
-      gemm<T>(Trans::kNo, cd.trans, a.C_in, Pd, Rd, T(1), wk, Rd, col, cd.ld, T(0), mat, Pd);
-      rows_to_batch(mat, cur, a.C_in, HWi, static_cast<const T*>(nullptr), dxc);
-    } else if (dx) {
-      // col [R, P] = w^T [R, C_out] dy [C_out, P], then scattered back onto the image.
-      gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_out, wk, R, mat, P, col);
-      col2im(layout, g, col, cur, static_cast<const T*>(nullptr), dxc);
+    if (dx) {
+      // col [R, P] = w^T [R, C_out] dy [C_out, P], then scattered back onto the image. (At
+      // stride 1 dx is also a conv2d of dy with the flipped kernel, a forward-shaped gemm;
+      // measured slower here, including at C_out = 32.)
+      gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_out, wk, R, dymat, P, col);
+      col2im(layout, g, col, cur, static_cast<const T*>(nullptr), dx + n0 * a.C_in * HWi);
     }
   }
   if (dw) finish_weight_grad(layout, dwk, a.C_out, a.C_in, KK, dw);
