@@ -248,6 +248,24 @@ OpBenchCase slice(const std::string& part, const Shape& x, int64_t start, int64_
   return c;
 }
 
+// permute to a contiguous copy: reads x once and writes y once each way.
+OpBenchCase permute(const std::string& part, const Shape& x, const std::vector<int>& order) {
+  Shape y;
+  std::string order_label;
+  for (int d : order) {
+    y.push_back(x[static_cast<size_t>(d)]);
+    order_label += std::to_string(d);
+  }
+  OpBenchCase c{OpKind::kPermute,
+                part + "/" + dims(x) + "->" + dims(y) + "/" + order_label,
+                [=](Rng& rng) { return std::vector<Tensor>{leaf(rng, x, Grad::kYes)}; },
+                [=](const std::vector<Tensor>& in) { return ops::permute(in[0], order); },
+                {}};
+  c.cost.fwd_bytes = 2 * bytes(x);
+  c.cost.bwd_bytes = 2 * bytes(x);
+  return c;
+}
+
 OpBenchCase mse_loss(const std::string& part, const Shape& x) {
   OpBenchCase c{OpKind::kMseLoss,
                 part + "/" + dims(x),
@@ -444,6 +462,16 @@ std::vector<OpBenchCase> op_bench_cases() {
   add(concat("unet-skip", {N, 128, 4, 4}, {N, 128, 4, 4}));
   add(slice("unet-qkv", {N, 192, 8, 8}, 64, 128));
   add(slice("unet-temb", {N, 1024}, 0, 512));
+  // The U-Net's attention block: feature maps [N, C, L] to tokens [N, L, C] and back, and the
+  // q/k/v projection's [N, L, 3, heads, D] split into [3, N, heads, L, D].
+  add(permute("unet-tokens", {N, 64, 64}, {0, 2, 1}));
+  add(permute("unet-tokens", {N, 128, 16}, {0, 2, 1}));
+  add(permute("unet-tokens", {N, 192, 64}, {0, 2, 1}));
+  add(permute("unet-untokens", {N, 64, 128}, {0, 2, 1}));
+  add(permute("unet-untokens", {N, 16, 128}, {0, 2, 1}));
+  add(permute("unet-qkv-split", {N, 64, 3, 4, 16}, {2, 0, 3, 1, 4}));
+  add(permute("unet-qkv-split", {N, 64, 3, 1, 64}, {2, 0, 3, 1, 4}));
+  add(permute("unet-qkv-split", {N, 16, 3, 4, 32}, {2, 0, 3, 1, 4}));
 
   {
     OpBenchCase c{OpKind::kTimestepEmbedding,

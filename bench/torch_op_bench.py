@@ -55,9 +55,10 @@ torch = F = None
 THREADS = 2
 BATCH = 64
 # The key training ops: every conv shape of the VQ-VAE and the U-Net, the normalization and
-# activation, attention and its projections, the broadcast adds/muls, the losses, VQ, AdamW.
-DEFAULT_FILTER = (r"^(conv2d|conv_transpose2d|group_norm|silu|attention|linear|add|mul|mse_loss|"
-                  r"vector_quantize|adamw_step)/")
+# activation, attention and its projections and layout permutes, the broadcast adds/muls, the
+# losses, VQ, AdamW.
+DEFAULT_FILTER = (r"^(conv2d|conv_transpose2d|group_norm|silu|attention|linear|add|mul|permute|"
+                  r"mse_loss|vector_quantize|adamw_step)/")
 
 
 def dims(shape):
@@ -165,6 +166,12 @@ def attention(channels, side, heads):
                 lambda gen: [leaf(gen, qkv), leaf(gen, qkv), leaf(gen, qkv)], run, flops)
 
 
+def permute(part, x, order):
+    y = tuple(x[d] for d in order)
+    return Case(f"permute/{part}/{dims(x)}->{dims(y)}/{''.join(str(d) for d in order)}",
+                lambda gen: [leaf(gen, x)], lambda t: [t[0].permute(*order).contiguous()])
+
+
 def mse_loss(part, x):
     return Case(f"mse_loss/{part}/{dims(x)}", lambda gen: [leaf(gen, x), leaf(gen, x, False)],
                 lambda t: [F.mse_loss(t[0], t[1])])
@@ -261,6 +268,14 @@ def torch_cases():
         binary("add", "unet-temb", (N, 128, 8, 8), (N, 128, 1, 1)),
         binary("mul", "unet", (N, 128, 8, 8), (N, 128, 8, 8)),
         binary("mul", "unet-film", (N, 128, 8, 8), (N, 128, 1, 1)),
+        permute("unet-tokens", (N, 64, 64), (0, 2, 1)),
+        permute("unet-tokens", (N, 128, 16), (0, 2, 1)),
+        permute("unet-tokens", (N, 192, 64), (0, 2, 1)),
+        permute("unet-untokens", (N, 64, 128), (0, 2, 1)),
+        permute("unet-untokens", (N, 16, 128), (0, 2, 1)),
+        permute("unet-qkv-split", (N, 64, 3, 4, 16), (2, 0, 3, 1, 4)),
+        permute("unet-qkv-split", (N, 64, 3, 1, 64), (2, 0, 3, 1, 4)),
+        permute("unet-qkv-split", (N, 16, 3, 4, 32), (2, 0, 3, 1, 4)),
         mse_loss("vq-recon", (N, 1, 32, 32)),
         mse_loss("unet-eps", (N, 3, 8, 8)),
         vector_quantize((N, 3, 8, 8), 4096, codebook_grad=False),

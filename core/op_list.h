@@ -24,6 +24,7 @@
   X(Scale, scale, kYes)                             \
   X(Concat, concat, kYes)                           \
   X(Slice, slice, kYes)                             \
+  X(Permute, permute, kYes)                         \
   X(TimestepEmbedding, timestep_embedding, kYes)    \
   X(Embedding, embedding, kYes)                     \
   X(MseLoss, mse_loss, kYes)                        \

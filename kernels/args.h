@@ -46,6 +46,15 @@ struct ConcatSliceArgs {
   int64_t start = 0;     // offset of this piece along the dim in the larger tensor
 };
 
+// permute of a contiguous tensor into a contiguous result: out.shape[k] = in_shape[order[k]],
+// rank 1..6 (torch.permute(...).contiguous()). `order` is a permutation of 0..rank-1.
+struct PermuteArgs {
+  static constexpr int kMaxRank = 6;
+  int rank = 0;
+  int64_t in_shape[kMaxRank] = {1, 1, 1, 1, 1, 1};
+  int order[kMaxRank] = {0, 1, 2, 3, 4, 5};
+};
+
 // Resampling of x [N, C, H_in, W_in] -> [N, C, H_out, W_out]. Nearest upsample uses an integer
 // factor; bilinear matches PyTorch interpolate(mode="bilinear", align_corners=False).
 struct ResizeArgs {

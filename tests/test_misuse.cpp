@@ -215,6 +215,42 @@ TEST_CASE("concat and slice reject bad dims and ranges", "[misuse]") {
   check_message(error_of([] { ops::slice(f32({2, 5}), 2, 0, 1); }), "slice", {"[2, 5]"});
 }
 
+TEST_CASE("permute rejects orders that are not a permutation of the dims", "[misuse]") {
+  const Tensor x = f32({2, 3, 4});
+  // Wrong length, both ways.
+  check_message(error_of([&] {
+                  ops::permute(x, {0, 1});
+                }),
+                "permute", {"[2, 3, 4]", "order [0, 1]", "rank 3"});
+  check_message(error_of([&] {
+                  ops::permute(x, {0, 1, 2, 3});
+                }),
+                "permute", {"[2, 3, 4]", "order [0, 1, 2, 3]"});
+  // A repeated dim, out of range, negative (torch's -1 is not accepted).
+  check_message(error_of([&] {
+                  ops::permute(x, {0, 2, 0});
+                }),
+                "permute", {"[2, 3, 4]", "order [0, 2, 0]", "twice"});
+  check_message(error_of([&] {
+                  ops::permute(x, {0, 3, 1});
+                }),
+                "permute", {"[2, 3, 4]", "order [0, 3, 1]", "out of range"});
+  check_message(error_of([&] {
+                  ops::permute(x, {-1, 0, 1});
+                }),
+                "permute", {"[2, 3, 4]", "order [-1, 0, 1]", "out of range"});
+  // Beyond the kernel's rank 6, a scalar, and integer input.
+  check_message(error_of([] {
+                  ops::permute(f32({1, 1, 1, 1, 1, 1, 2}), {0, 1, 2, 3, 4, 5, 6});
+                }),
+                "permute", {"[1, 1, 1, 1, 1, 1, 2]", "rank"});
+  check_message(error_of([] { ops::permute(f32({}), {}); }), "permute", {"rank"});
+  check_message(error_of([] {
+                  ops::permute(Tensor::zeros({2, 3}, DType::kI32), {1, 0});
+                }),
+                "permute", {"i32 [2, 3]"});
+}
+
 TEST_CASE("embedding rejects out-of-range and non-i32 indices", "[misuse]") {
   const Tensor table = f32({4, 3});
   check_message(error_of([&] {

@@ -1,4 +1,4 @@
-// CPU adapters for concat, slice and resampling.
+// CPU adapters for concat, slice, permute and resampling.
 #include <cstring>
 
 #include "core/backend_cpu/adapter.h"
@@ -8,6 +8,7 @@
 namespace ldm::cpu_backend {
 
 using kernels::ConcatSliceArgs;
+using kernels::PermuteArgs;
 using kernels::ResizeArgs;
 namespace k = kernels::cpu;
 
@@ -62,6 +63,27 @@ void slice_backward(const OpCall& c) {
     a.dim_out = s.dim_in;
     std::memset(c.out[0].raw_data(), 0, c.out[0].nbytes());
     k::insert_copy<T>(a, in_ptr<T>(c, 0), out_ptr<T>(c, 0));
+  });
+}
+
+void permute_forward(const OpCall& c) {
+  dispatch_floating(op_dtype(c), [&]<typename T>() {
+    k::permute_copy<T>(c.args<PermuteArgs>(), in_ptr<T>(c, 0), out_ptr<T>(c, 0));
+  });
+}
+
+void permute_backward(const OpCall& c) {
+  dispatch_floating(op_dtype(c), [&]<typename T>() {
+    // dx is dy permuted back: dy has the forward's output shape, and the inverse order sends
+    // its dim k to dim order[k].
+    const PermuteArgs& f = c.args<PermuteArgs>();
+    PermuteArgs a;
+    a.rank = f.rank;
+    for (int k = 0; k < f.rank; ++k) {
+      a.in_shape[k] = f.in_shape[f.order[k]];
+      a.order[f.order[k]] = k;
+    }
+    k::permute_copy<T>(a, in_ptr<T>(c, 0), out_ptr<T>(c, 0));
   });
 }
 

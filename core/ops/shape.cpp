@@ -1,11 +1,15 @@
-// concat, slice and resampling wrappers. Backend calls (in -> out):
+// concat, slice, permute and resampling wrappers. Backend calls (in -> out):
 //   concat            forward {t0, t1, ...} -> {out};  backward {dout} -> {dt0, dt1, ...}
 //                     (ConcatSliceArgs with outer, inner, dim_out; each piece's size and
 //                     offset follow from the tensors' shapes)
 //   slice             forward {x} -> {y};   backward {dy} -> {dx}
+//   permute           forward {x} -> {y};   backward {dy} -> {dx} (both get the forward's
+//                     PermuteArgs; the backend inverts the order for the backward)
 //   upsample_nearest  forward {x} -> {y};   backward {dy} -> {dx}
 //   resize_bilinear   forward {x} -> {y};   backward {dy} -> {dx}
 #include "core/ops/shape.h"
+
+#include <string>
 
 #include "core/ops/op_check.h"
 #include "core/ops/op_util.h"
@@ -15,6 +19,7 @@ namespace ldm::ops {
 namespace {
 
 using kernels::ConcatSliceArgs;
+using kernels::PermuteArgs;
 using kernels::ResizeArgs;
 
 int normalize_dim(const OpCheck& check, int dim, int rank) {
@@ -107,6 +112,47 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
     run_op(OpKind::kSlice, Pass::kBackward, x.device(), {grads[0]}, {dx}, &a);
     return std::vector<Tensor>{dx};
   });
+  return y;
+}
+
+Tensor permute(const Tensor& x, std::span<const int> order) {
+  OpCheck check(OpKind::kPermute, {{"x", &x}});
+  check.same_floating();
+  const int rank = x.rank();
+  std::string order_text = "[";
+  for (size_t k = 0; k < order.size(); ++k) {
+    order_text += (k ? ", " : "") + std::to_string(order[k]);
+  }
+  order_text += "]";
+  check.require(rank >= 1 && rank <= PermuteArgs::kMaxRank, "x must have rank 1 to ",
+                PermuteArgs::kMaxRank, ", not ", rank);
+  check.require(static_cast<int>(order.size()) == rank, "order ", order_text, " has ", order.size(),
+                " entries but x has rank ", rank);
+  PermuteArgs a;
+  a.rank = rank;
+  bool seen[PermuteArgs::kMaxRank] = {};
+  Shape out_shape(static_cast<size_t>(rank));
+  for (int k = 0; k < rank; ++k) {
+    const int d = order[static_cast<size_t>(k)];
+    check.require(0 <= d && d < rank, "order ", order_text, " is not a permutation of 0..",
+                  rank - 1, ": ", d, " is out of range");
+    check.require(!seen[d], "order ", order_text, " is not a permutation of 0..", rank - 1, ": ", d,
+                  " appears twice");
+    seen[d] = true;
+    a.in_shape[k] = x.dim(k);
+    a.order[k] = d;
+    out_shape[static_cast<size_t>(k)] = x.dim(d);
+  }
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  run_op(OpKind::kPermute, Pass::kForward, x.device(), {x}, {y}, &a);
+  // The backward needs only x's shape (in `a`), dtype and device, not x itself.
+  record_if_needed(OpKind::kPermute, {x}, {y},
+                   [a, shape = x.shape(), dtype = x.dtype(),
+                    device = x.device()](std::span<const Tensor> grads) {
+                     Tensor dx = Tensor::empty(shape, dtype, device);
+                     run_op(OpKind::kPermute, Pass::kBackward, device, {grads[0]}, {dx}, &a);
+                     return std::vector<Tensor>{dx};
+                   });
   return y;
 }
 

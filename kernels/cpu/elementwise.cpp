@@ -423,6 +423,111 @@ int64_t rows_per_task(int64_t outputs_per_row) {
   return std::max<int64_t>(1, kChunk / std::max<int64_t>(1, outputs_per_row));
 }
 
+// A permutation reduced to what the copy needs: the output dims in row-major order (dst is
+// contiguous) with each one's stride in src. Size-1 dims are dropped and output neighbours that
+// are neighbours in src too are merged, so [N, L, 3, heads, D] -> [3, N, heads, L, D] keeps its
+// five dims but [A, B, C, D] -> [C, D, A, B] becomes the 2-d transpose [C*D, A*B].
+struct PermutePlan {
+  int rank = 0;
+  int64_t size[PermuteArgs::kMaxRank] = {};
+  int64_t src_stride[PermuteArgs::kMaxRank] = {};
+  int64_t dst_stride[PermuteArgs::kMaxRank] = {};
+};
+
+PermutePlan plan_permute(const PermuteArgs& a) {
+  int64_t in_stride[PermuteArgs::kMaxRank];
+  int64_t s = 1;
+  for (int d = a.rank - 1; d >= 0; --d) {
+    in_stride[d] = s;
+    s *= a.in_shape[d];
+  }
+  PermutePlan p;
+  for (int k = 0; k < a.rank; ++k) {
+    const int64_t n = a.in_shape[a.order[k]], st = in_stride[a.order[k]];
+    if (n == 1) continue;
+    if (p.rank > 0 && p.src_stride[p.rank - 1] == st * n) {
+      p.size[p.rank - 1] *= n;
+      p.src_stride[p.rank - 1] = st;
+    } else {
+      p.size[p.rank] = n;
+      p.src_stride[p.rank] = st;
+      ++p.rank;
+    }
+  }
+  s = 1;
+  for (int k = p.rank - 1; k >= 0; --k) {
+    p.dst_stride[k] = s;
+    s *= p.size[k];
+  }
+  return p;
+}
+
+// Walks the multi-index of the dims in `dims` (row-major, the last fastest) from a flat
+// position, keeping the src and dst offsets of the current index. Advancing costs an add per
+// dim that wraps instead of a division per dim, which matters for rows of only 16 floats.
+struct PermuteCursor {
+  explicit PermuteCursor(const PermutePlan& p) : plan(&p) {}
+
+  const PermutePlan* plan;
+  int count = 0;  // dims walked
+  int dims[PermuteArgs::kMaxRank] = {};
+  int64_t index[PermuteArgs::kMaxRank] = {};
+  int64_t src = 0, dst = 0;
+
+  void seek(int64_t flat) {
+    src = dst = 0;
+    for (int i = count - 1; i >= 0; --i) {
+      const int k = dims[i];
+      index[i] = flat % plan->size[k];
+      flat /= plan->size[k];
+      src += index[i] * plan->src_stride[k];
+      dst += index[i] * plan->dst_stride[k];
+    }
+  }
+  void next() {
+    for (int i = count - 1; i >= 0; --i) {
+      const int k = dims[i];
+      src += plan->src_stride[k];
+      dst += plan->dst_stride[k];
+      if (++index[i] < plan->size[k]) return;
+      src -= plan->size[k] * plan->src_stride[k];
+      dst -= plan->size[k] * plan->dst_stride[k];
+      index[i] = 0;
+    }
+  }
+};
+
+// Side of the square tiles of the transposing copy: 16 floats are one cache line, so a tile
+// reads 16 lines and writes 16, all in L1.
+constexpr int64_t kPermuteTile = 16;
+
+// dst[i * dst_row + j] = src[i + j * src_col] for i < rows (<= kPermuteTile), j < cols: a strip
+// of a transpose, walked in tiles so both sides stay in L1. Full tiles take the fixed-size
+// branch, which the compiler unrolls.
+template <typename T>
+void transpose_strip(const T* __restrict src, int64_t src_col, T* __restrict dst, int64_t dst_row,
+                     int64_t rows, int64_t cols) {
+  constexpr int64_t B = kPermuteTile;
+  int64_t j0 = 0;
+  if (rows == B) {
+    for (; j0 + B <= cols; j0 += B) {
+      T tile[B][B];  // tile[j][i]: contiguous reads of src into it, contiguous writes out
+      for (int64_t j = 0; j < B; ++j) {
+        for (int64_t i = 0; i < B; ++i) tile[j][i] = src[i + (j0 + j) * src_col];
+      }
+      for (int64_t i = 0; i < B; ++i) {
+        for (int64_t j = 0; j < B; ++j) dst[i * dst_row + j0 + j] = tile[j][i];
+      }
+    }
+  }
+  for (; j0 < cols; j0 += B) {
+    const int64_t j1 = std::min(cols, j0 + B);
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = j0; j < j1; ++j) dst[i * dst_row + j] = src[i + j * src_col];
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -519,6 +624,63 @@ template <typename T>
 void insert_copy(const ConcatSliceArgs& a, const T* src, T* dst) {
   copy_rows(a.outer, a.dim_in * a.inner, src, a.dim_in * a.inner, dst + a.start * a.inner,
             a.dim_out * a.inner);
+}
+
+// Three shapes of copy, by where src's innermost dim lands: nowhere else (the permutation is
+// the identity once size-1 dims are dropped: one memcpy); in dst's innermost dim (rows of it
+// move as blocks: [N, L, 3, heads, D] -> [3, N, heads, L, D] copies rows of D); elsewhere (a
+// transpose between that dim and dst's innermost, tiled: [N, C, L] <-> [N, L, C]).
+template <typename T>
+void permute_copy(const PermuteArgs& a, const T* src, T* dst) {
+  for (int d = 0; d < a.rank; ++d) {
+    if (a.in_shape[d] == 0) return;
+  }
+  const PermutePlan p = plan_permute(a);
+  if (p.rank <= 1) {
+    const int64_t n = p.rank == 0 ? 1 : p.size[0];
+    parallel_chunks(n, kChunk, [&](int64_t b, int64_t e) {
+      std::memcpy(dst + b, src + b, static_cast<size_t>(e - b) * sizeof(T));
+    });
+    return;
+  }
+  const int last = p.rank - 1;
+  if (p.src_stride[last] == 1) {
+    const int64_t len = p.size[last], rows = p.dst_stride[0] * p.size[0] / len;
+    const int64_t per_task = rows_per_task(len);
+    parallel_for((rows + per_task - 1) / per_task, per_task * len, [&](int64_t task) {
+      PermuteCursor c(p);
+      c.count = last;
+      for (int k = 0; k < last; ++k) c.dims[k] = k;
+      const int64_t begin = task * per_task, end = std::min(rows, begin + per_task);
+      c.seek(begin);
+      for (int64_t r = begin; r < end; ++r, c.next()) {
+        // A loop, not memcpy: rows here are short (D = 16..64 values), and a library call per
+        // row was slower at the qkv-split shapes of bench/op_bench_cases.cpp.
+        const T* __restrict s = src + c.src;
+        T* __restrict d = dst + c.dst;
+        for (int64_t j = 0; j < len; ++j) d[j] = s[j];
+      }
+    });
+    return;
+  }
+  // src's innermost dim: the output dim with src stride 1 (merging keeps it last in a group).
+  int inner = 0;
+  while (p.src_stride[inner] != 1) ++inner;
+  PermuteCursor outer(p);
+  for (int k = 0; k < last; ++k) {
+    if (k != inner) outer.dims[outer.count++] = k;
+  }
+  int64_t outer_count = 1;
+  for (int i = 0; i < outer.count; ++i) outer_count *= p.size[outer.dims[i]];
+  const int64_t rows = p.size[inner], cols = p.size[last];
+  const int64_t strips = (rows + kPermuteTile - 1) / kPermuteTile;
+  parallel_for(outer_count * strips, kPermuteTile * cols, [&](int64_t task) {
+    PermuteCursor c = outer;
+    c.seek(task / strips);
+    const int64_t i0 = (task % strips) * kPermuteTile;
+    transpose_strip(src + c.src + i0, p.src_stride[last], dst + c.dst + i0 * p.dst_stride[inner],
+                    p.dst_stride[inner], std::min(kPermuteTile, rows - i0), cols);
+  });
 }
 
 template <typename T>
@@ -657,6 +819,7 @@ void resize_bilinear_backward(const ResizeArgs& a, const T* dy, T* dx) {
   template void mul_backward<T>(const BroadcastArgs&, const T*, const T*, const T*, T*, T*);  \
   template void slice_copy<T>(const ConcatSliceArgs&, const T*, T*);                          \
   template void insert_copy<T>(const ConcatSliceArgs&, const T*, T*);                         \
+  template void permute_copy<T>(const PermuteArgs&, const T*, T*);                            \
   template void upsample_nearest_forward<T>(const ResizeArgs&, const T*, T*);                 \
   template void upsample_nearest_backward<T>(const ResizeArgs&, const T*, T*);                \
   template void resize_bilinear_forward<T>(const ResizeArgs&, const T*, T*);                  \

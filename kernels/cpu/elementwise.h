@@ -50,6 +50,11 @@ void slice_copy(const ConcatSliceArgs& a, const T* src, T* dst);
 template <typename T>
 void insert_copy(const ConcatSliceArgs& a, const T* src, T* dst);
 
+// dst = src permuted: src [a.in_shape] and dst [in_shape[order[0]], ..., in_shape[order[rank-1]]],
+// both contiguous. The backward is the same copy with the inverse order.
+template <typename T>
+void permute_copy(const PermuteArgs& a, const T* src, T* dst);
+
 // Nearest upsampling by integer factors H_out / H_in and W_out / W_in (exact multiples):
 // x, dx [N, C, H_in, W_in]; y, dy [N, C, H_out, W_out].
 template <typename T>

@@ -50,6 +50,20 @@ int64_t Params::integer(const std::string& key, int64_t fallback) const {
   return has(key) ? integer(key) : fallback;
 }
 
+std::vector<int64_t> Params::integers(const std::string& key) const {
+  const auto it = json_.find(key);
+  if (it == json_.end()) fail("missing param \"", key, "\"");
+  if (!it->is_array()) fail("param \"", key, "\" must be an array of integers, not ", it->dump());
+  std::vector<int64_t> values;
+  for (const nlohmann::json& value : *it) {
+    if (!value.is_number_integer())
+      fail("param \"", key, "\" must be an array of integers, not ", it->dump());
+    values.push_back(value.get<int64_t>());
+  }
+  used_.insert(key);
+  return values;
+}
+
 void Params::require_all_used(std::string_view op) const {
   for (const auto& [key, value] : json_.items())
     if (!used_.contains(key)) fail(op, " has no param \"", key, "\"");

@@ -25,6 +25,8 @@ class Params {
   double number(const std::string& key, double fallback) const;
   int64_t integer(const std::string& key) const;
   int64_t integer(const std::string& key, int64_t fallback) const;
+  // A JSON array of integers (permute's order).
+  std::vector<int64_t> integers(const std::string& key) const;
   bool has(const std::string& key) const;
 
   // Throws ldm::Error naming the first key no runner asked for.

@@ -1,6 +1,6 @@
 // ldm-opcheck runners for the data-movement ops: concat (x0 .. x{count-1} along dim), slice (x;
-// dim, start, end), upsample_nearest (x; factor) and resize_bilinear (x; H_out, W_out).
-// Output: "out".
+// dim, start, end), permute (x; order, an array), upsample_nearest (x; factor) and
+// resize_bilinear (x; H_out, W_out). Output: "out".
 #include <string>
 #include <vector>
 
@@ -30,6 +30,12 @@ Outputs slice(const Params& p, const Inputs& in) {
   return {{"out", ops::slice(in.f32("x"), dim_param(p), p.integer("start"), p.integer("end"))}};
 }
 
+Outputs permute(const Params& p, const Inputs& in) {
+  std::vector<int> order;
+  for (const int64_t d : p.integers("order")) order.push_back(static_cast<int>(d));
+  return {{"out", ops::permute(in.f32("x"), order)}};
+}
+
 Outputs upsample_nearest(const Params& p, const Inputs& in) {
   return {{"out", ops::upsample_nearest(in.f32("x"), p.integer("factor"))}};
 }
@@ -43,6 +49,7 @@ Outputs resize_bilinear(const Params& p, const Inputs& in) {
 std::vector<RunnerEntry> shape_runners() {
   return {{"concat", concat},
           {"slice", slice},
+          {"permute", permute},
           {"upsample_nearest", upsample_nearest},
           {"resize_bilinear", resize_bilinear}};
 }

@@ -1,5 +1,5 @@
 """Cross-check cases for the network ops: convolutions, group norm, activations, broadcasting
-arithmetic, dense layers, softmax and attention, resampling, concat/slice, embeddings and the
+arithmetic, dense layers, softmax and attention, resampling, concat/slice/permute, embeddings and the
 MSE loss. Each builder makes seeded float32 inputs, a float64 PyTorch reference and the
 tolerances, with the reasoning for them next to the numbers. Inputs and upstream gradients are
 standard normal unless a case says otherwise, so "magnitude 1" below means O(1) values."""
@@ -235,6 +235,14 @@ def slice_(name, shape, dim, start, end):
                 {"*": EXACT}, {"dim": dim, "start": start, "end": end})
 
 
+def permute(name, shape, order):
+    r = Rand("permute", name)
+    # Pure copies both ways (dx is g permuted by the inverse order).
+    return Case("permute", name, {"x": r.normal(*shape)},
+                lambda t: {"out": t["x"].permute(*order).contiguous()},
+                {"*": EXACT}, {"order": list(order)})
+
+
 def timestep_embedding(name, make_t, dim, max_period=None):
     t = make_t(Rand("timestep_embedding", name))
     P = 10000.0 if max_period is None else max_period
@@ -354,6 +362,13 @@ def cases():
         slice_("channels", (2, 7, 3, 5), 1, 2, 5),
         slice_("batch half", (6, 3, 5), 0, 3, 6),
         slice_("last dim, one column", (4, 9), -1, 8, 9),
+        permute("rank 2 transpose", (5, 3), (1, 0)),
+        permute("[N, C, L] -> tokens [N, L, C], full tiles", (2, 40, 33), (0, 2, 1)),
+        permute("tokens [N, L, C] -> [N, C, L]", (3, 16, 20), (0, 2, 1)),
+        permute("[N, L, 3, heads, D] -> [3, N, heads, L, D]", (2, 9, 3, 2, 8), (2, 0, 3, 1, 4)),
+        permute("rank 4 reversal, odd", (2, 3, 5, 7), (3, 2, 1, 0)),
+        permute("rank 6", (2, 3, 1, 4, 2, 3), (4, 0, 5, 2, 3, 1)),
+        permute("rank 1 identity", (11,), (0,)),
         timestep_embedding("dim 8, t in [0, 999]", uniform(6, low=0, high=999), 8),
         timestep_embedding("dim 32, integer t",
                            lambda r: np.array([0, 1, 17, 500, 999], np.float32), 32),
