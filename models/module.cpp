@@ -48,10 +48,14 @@ std::map<std::string, Tensor> Module::state_dict() const {
 }
 
 void Module::load_state_dict(const std::map<std::string, Tensor>& tensors) {
-  const NamedTensors own = named_tensors();
+  load_named_tensors(named_tensors(), tensors, "load_state_dict");
+}
+
+void load_named_tensors(const NamedTensors& targets, const std::map<std::string, Tensor>& tensors,
+                        const std::string& what) {
   std::vector<std::string> missing, unexpected, mismatched;
   std::set<std::string> known;
-  for (const auto& [name, t] : own) {
+  for (const auto& [name, t] : targets) {
     known.insert(name);
     auto it = tensors.find(name);
     if (it == tensors.end()) {
@@ -65,10 +69,10 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& tensors) {
     if (!known.count(name)) unexpected.push_back(name);
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
     std::ostringstream msg;
-    msg << "load_state_dict:";
-    auto list = [&](const char* what, const std::vector<std::string>& names) {
+    msg << what << ":";
+    auto list = [&](const char* kind, const std::vector<std::string>& names) {
       if (names.empty()) return;
-      msg << " " << what << ":";
+      msg << " " << kind << ":";
       for (size_t i = 0; i < names.size(); ++i) msg << (i ? ", " : " ") << names[i];
       msg << ";";
     };
@@ -78,10 +82,10 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& tensors) {
     throw Error(msg.str());
   }
   // In place, because layers hold handles to these very tensors.
-  for (const auto& [name, t] : own) {
+  for (const auto& [name, t] : targets) {
     const Tensor& src = tensors.at(name);
     LDM_CHECK(t.device().kind == DeviceKind::kCpu && src.device().kind == DeviceKind::kCpu,
-              "load_state_dict copies on the CPU only");
+              "load_named_tensors copies on the CPU only");
     // Loading a module's own state_dict() aliases source and target.
     if (src.raw_data() != t.raw_data()) std::memcpy(t.raw_data(), src.raw_data(), t.nbytes());
   }
@@ -95,6 +99,12 @@ int64_t Module::num_parameters() const {
   int64_t n = 0;
   for (const auto& [name, t] : parameters()) n += t.numel();
   return n;
+}
+
+uint64_t rng_stream_for(std::string_view name) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
+  return h;
 }
 
 Tensor default_uniform_init(Rng& rng, const Shape& shape, int64_t fan_in) {
@@ -153,6 +163,14 @@ Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, bool with_bi
 
 Tensor Linear::forward(const Tensor& x) const {
   return ops::linear(x, weight, bias);
+}
+
+Embedding::Embedding(int64_t num, int64_t dim, Rng& rng) {
+  weight = register_parameter("weight", rng.normal({num, dim}));
+}
+
+Tensor Embedding::forward(const Tensor& indices) const {
+  return ops::embedding(weight, indices);
 }
 
 ResBlock::ResBlock(int64_t in_channels, int64_t out_channels, int64_t groups, Rng& rng) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -58,6 +59,12 @@ class Module {
   std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
 };
 
+// Copies tensors[name] into each target in place after checking that the names match exactly
+// and shapes and dtypes agree; otherwise throws one ldm::Error, prefixed with `what`, listing
+// every missing, unexpected and mismatched name, and changes nothing.
+void load_named_tensors(const NamedTensors& targets, const std::map<std::string, Tensor>& tensors,
+                        const std::string& what);
+
 // Default initializations come from one Rng consumed in construction order, so a model built
 // twice from the same seed has the same weights.
 class Conv2d : public Module {
@@ -95,6 +102,14 @@ class Linear : public Module {
   Tensor weight, bias;
 };
 
+// A learned lookup table [num, dim], initialized N(0, 1) as torch.nn.Embedding.
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num, int64_t dim, Rng& rng);
+  Tensor forward(const Tensor& indices) const;  // i32 of any shape S -> [S..., dim]
+  Tensor weight;
+};
+
 // GroupNorm -> SiLU -> Conv3x3 -> GroupNorm -> SiLU -> Conv3x3, plus the input (through a 1x1
 // conv named "skip" when the channel count changes).
 class ResBlock : public Module {
@@ -107,6 +122,11 @@ class ResBlock : public Module {
   Conv2d* conv2;
   Conv2d* skip = nullptr;
 };
+
+// The Rng stream of a named part of a model, so that growing one part (the decoder) does not
+// change another's (the encoder's) initialization. FNV-1a rather than std::hash, whose values
+// differ between standard libraries.
+uint64_t rng_stream_for(std::string_view name);
 
 // torch's kaiming_uniform_(a=sqrt(5)) and default bias init both reduce to
 // uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)).

@@ -21,14 +21,6 @@ void validate(const VqVaeConfig& c) {
            " groups");
 }
 
-// A stream per part, so that growing the decoder does not change the encoder's init. FNV-1a
-// rather than std::hash, whose values differ between standard libraries.
-uint64_t stream_of(const std::string& name) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
 
 Encoder::Encoder(const VqVaeConfig& c, Rng& rng) {
@@ -107,9 +99,9 @@ Tensor Decoder::forward(const Tensor& z) const {
 
 VqVae::VqVae(const VqVaeConfig& config) : config_(config) {
   validate(config_);
-  Rng encoder_rng{config_.seed, stream_of("encoder"), 0};
-  Rng decoder_rng{config_.seed, stream_of("decoder"), 0};
-  Rng codebook_rng{config_.seed, stream_of("codebook"), 0};
+  Rng encoder_rng{config_.seed, rng_stream_for("encoder"), 0};
+  Rng decoder_rng{config_.seed, rng_stream_for("decoder"), 0};
+  Rng codebook_rng{config_.seed, rng_stream_for("codebook"), 0};
   encoder = register_module("encoder", std::make_unique<Encoder>(config_, encoder_rng));
   decoder = register_module("decoder", std::make_unique<Decoder>(config_, decoder_rng));
   Tensor codes = codebook_rng.uniform({config_.codebook_size, config_.latent_channels}, -1.0, 1.0);
