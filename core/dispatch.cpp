@@ -3,8 +3,10 @@
 #include "core/dispatch.h"
 
 #include <array>
+#include <chrono>
 
 #include "core/backend_cpu/cpu_ops.h"
+#include "core/op_profile.h"
 
 namespace ldm {
 namespace {
@@ -34,7 +36,14 @@ void run_op(OpKind op, Pass pass, Device device, std::span<const Tensor> in,
   const OpFn fn = pass == Pass::kForward ? impl.forward : impl.backward;
   LDM_CHECK(fn != nullptr, op_name(op), " has no ",
             pass == Pass::kForward ? "forward" : "backward", " on ", device.name());
+  if (!op_profiling_enabled()) {
+    fn(OpCall{in, out, params});
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
   fn(OpCall{in, out, params});
+  record_op_time(op, pass,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void run_op(OpKind op, Pass pass, Device device, std::initializer_list<Tensor> in,
