@@ -92,18 +92,20 @@ int run(int argc, char** argv) {
     if (holds_a_run(out_dir))
       fail(out_dir, " already holds a run; pass --resume to continue it, or choose another --out");
   }
-  std::error_code ec;
-  fs::create_directories(fs::path(out_dir) / "samples", ec);
-  if (ec) fail("cannot create the run directory ", out_dir, ": ", ec.message());
-  // Written first, which also proves the directory is writable before any work is done.
-  write_config(config_path(out_dir), ctx.config);
-
+  // The data is found and read before the run directory is made, so that a wrong --data
+  // leaves nothing behind that a corrected command would trip over.
   const std::string data_path = data::find_medmnist(data_flag, ctx.config.data.file);
   std::fprintf(stderr, "data: %s\n", data_path.c_str());
   const int64_t size = ctx.config.data.image_size;
   ctx.train = first(data::load_medmnist(data_path, "train", size), ctx.config.data.train_subset);
   ctx.val = data::load_medmnist(data_path, "val", size);
   ctx.test = data::load_medmnist(data_path, "test", size);
+
+  std::error_code ec;
+  fs::create_directories(fs::path(out_dir) / "samples", ec);
+  if (ec) fail("cannot create the run directory ", out_dir, ": ", ec.message());
+  // Written before any training, which also proves the directory is writable.
+  write_config(config_path(out_dir), ctx.config);
 
   if (stage != StageChoice::kLdm) train_vqvae(ctx);
   if (stage != StageChoice::kVqVae) train_ldm(ctx);

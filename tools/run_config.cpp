@@ -77,7 +77,7 @@ class Section {
   Section section(const char* key) {
     static const json kEmpty = json::object();
     const json* v = find(key);
-    return Section(v ? *v : kEmpty, where(key), source_);
+    return Section(v ? *v : kEmpty, path_of(key), source_);
   }
   // A positive-integer check with the key's name in the message.
   void require(bool ok, const char* key, const std::string& what) const {
@@ -98,12 +98,17 @@ class Section {
     auto it = j_.find(key);
     return it == j_.end() ? nullptr : &*it;
   }
-  std::string where(const char* key = nullptr) const {
+  std::string path_of(const char* key) const {
     std::string p = path_;
     if (key) {
       if (!p.empty()) p += '.';
       p += key;
     }
+    return p;
+  }
+  // The key's full path quoted for messages: 'ldm_training.epochs'.
+  std::string where(const char* key = nullptr) const {
+    const std::string p = path_of(key);
     return p.empty() ? "the top level" : "'" + p + "'";
   }
   [[noreturn]] void wrong(const char* key, const char* expected, const json& v) const {
