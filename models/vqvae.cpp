@@ -127,6 +127,46 @@ VqVaeOutput VqVae::forward(const Tensor& x) const {
   return {decode(q.z_q), q.loss, q.indices};
 }
 
+DeadCodeRestarter::DeadCodeRestarter(int64_t codebook_size, int64_t every)
+    : counts_(static_cast<size_t>(codebook_size), 0), every_(every) {}
+
+int64_t DeadCodeRestarter::observe(VqVae& vqvae, const Tensor& z_e, const Tensor& indices,
+                                   uint64_t seed, int64_t step) {
+  LDM_CHECK(vqvae.config().codebook_mode == CodebookMode::kLearned,
+            "dead-code restarts move learned codes only");
+  for (int32_t i : indices.to_vector<int32_t>()) ++counts_[static_cast<size_t>(i)];
+  if (every_ <= 0 || step % every_ != 0) return 0;
+  const int64_t B = z_e.shape()[0], D = z_e.shape()[1], hw = z_e.shape()[2] * z_e.shape()[3];
+  const std::vector<float> z = z_e.to_vector<float>();
+  const auto K = static_cast<int64_t>(counts_.size());
+  Rng rng{seed, rng_stream_for("vqvae.restart"), static_cast<uint64_t>(step * K)};
+  const std::vector<int32_t> picks =
+      rng.randint({K}, static_cast<int32_t>(B * hw)).to_vector<int32_t>();
+  float* codebook = vqvae.codebook().data<float>();
+  int64_t restarted = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    if (counts_[static_cast<size_t>(k)] == 0) {
+      const int64_t b = picks[static_cast<size_t>(k)] / hw, p = picks[static_cast<size_t>(k)] % hw;
+      for (int64_t d = 0; d < D; ++d)
+        codebook[k * D + d] = z[static_cast<size_t>((b * D + d) * hw + p)];
+      ++restarted;
+    }
+    counts_[static_cast<size_t>(k)] = 0;
+  }
+  return restarted;
+}
+
+Tensor DeadCodeRestarter::state() const {
+  return Tensor::from_vector<int32_t>(counts_, {static_cast<int64_t>(counts_.size())});
+}
+
+void DeadCodeRestarter::load_state(const Tensor& counts) {
+  if (counts.dtype() != DType::kI32 || counts.numel() != static_cast<int64_t>(counts_.size()))
+    fail("dead-code restart state: expected i32 [", counts_.size(), "], got ",
+         counts.description());
+  counts_ = counts.to_vector<int32_t>();
+}
+
 CodebookUsage codebook_usage(const Tensor& indices, int64_t codebook_size) {
   if (indices.dtype() != DType::kI32)
     fail("codebook_usage: indices must be i32, got ", indices.description());

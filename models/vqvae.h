@@ -88,6 +88,26 @@ class VqVae : public Module {
   Tensor codebook_;  // [K, latent_channels], named "codebook"
 };
 
+// Learned codebooks lose codes that no encoder output comes near; those never get a gradient
+// again. Every `every` steps, each code unused since the previous restart is moved onto an
+// encoder output of the current batch, picked by an Rng keyed by the step, so that a run
+// resumed from a checkpoint (which stores the usage counts, see state()) makes the same moves.
+class DeadCodeRestarter {
+ public:
+  DeadCodeRestarter(int64_t codebook_size, int64_t every);
+  // After a training step: z_e [B, D, h, w] and indices [B, h, w] of its batch, the step count
+  // (from 1). Returns how many codes were restarted (0 unless step is a multiple of every).
+  int64_t observe(VqVae& vqvae, const Tensor& z_e, const Tensor& indices, uint64_t seed,
+                  int64_t step);
+  // The usage counts since the last restart, [K] i32, for checkpoints.
+  Tensor state() const;
+  void load_state(const Tensor& counts);
+
+ private:
+  std::vector<int32_t> counts_;
+  int64_t every_;
+};
+
 struct CodebookUsage {
   double fraction_used = 0.0;  // distinct codes seen / K
   double perplexity = 0.0;     // exp(entropy of the code histogram): K for uniform use, 1 for one

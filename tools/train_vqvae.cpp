@@ -17,45 +17,6 @@ namespace {
 
 constexpr const char* kStage = "vqvae";
 
-// Learned codebooks lose codes that no encoder output is near; those never get a gradient
-// again. Every few steps, each code unused since the last restart is moved onto an encoder
-// output of the current batch, drawn from an Rng keyed by the step (so a resumed run makes the
-// same moves).
-class DeadCodeRestarter {
- public:
-  DeadCodeRestarter(int64_t codebook_size, int64_t every) : counts_(codebook_size, 0), every_(every) {}
-
-  // z_e [B, D, h, w] and the indices [B, h, w] of one training step (after its update).
-  // Returns how many codes were restarted.
-  int64_t observe(models::VqVae& vqvae, const Tensor& z_e, const Tensor& indices, uint64_t seed,
-                  int64_t step) {
-    for (int32_t i : indices.to_vector<int32_t>()) ++counts_[static_cast<size_t>(i)];
-    if (every_ <= 0 || step % every_ != 0) return 0;
-    const int64_t B = z_e.shape()[0], D = z_e.shape()[1], hw = z_e.shape()[2] * z_e.shape()[3];
-    const std::vector<float> z = z_e.to_vector<float>();
-    Rng rng{seed, models::rng_stream_for("vqvae.restart"), static_cast<uint64_t>(step) * 4096};
-    const std::vector<int32_t> picks =
-        rng.randint({static_cast<int64_t>(counts_.size())}, static_cast<int32_t>(B * hw))
-            .to_vector<int32_t>();
-    float* codebook = vqvae.codebook().data<float>();
-    int64_t restarted = 0;
-    for (size_t k = 0; k < counts_.size(); ++k) {
-      if (counts_[k] == 0) {
-        const int64_t b = picks[k] / hw, p = picks[k] % hw;
-        for (int64_t d = 0; d < D; ++d)
-          codebook[static_cast<int64_t>(k) * D + d] = z[static_cast<size_t>((b * D + d) * hw + p)];
-        ++restarted;
-      }
-      counts_[k] = 0;
-    }
-    return restarted;
-  }
-
- private:
-  std::vector<int64_t> counts_;
-  int64_t every_;
-};
-
 void write_reconstructions(const models::VqVae& vqvae, const Tensor& images, const std::string& path,
                            int64_t epoch) {
   NoGradGuard no_grad;
@@ -87,11 +48,14 @@ void train_vqvae(const TrainContext& ctx) {
   models::AdamW optimizer(vqvae, tc.optimizer);
   data::Batcher batcher(ctx.train, tc.batch_size, cfg.seed);
   StageProgress progress;
+  Tensor resumed_restarts;
 
   if (ctx.resume == Resume::kYes && std::filesystem::exists(path)) {
     const Checkpoint ckpt = read_checkpoint(path, Stage::kVqVae);
     load_group(ckpt, path, "model.", vqvae);
     optimizer.load_state(ckpt.group("optim."));
+    if (auto it = ckpt.tensors.find("dead_code_counts"); it != ckpt.tensors.end())
+      resumed_restarts = it->second;
     progress = ckpt.progress;
     if (progress.complete) {
       std::fprintf(stderr, "vqvae: already trained (%s), skipping\n", path.c_str());
@@ -103,6 +67,10 @@ void train_vqvae(const TrainContext& ctx) {
   ctx.metrics.truncate_after(kStage, progress.step);
   batcher.seek(progress.epoch, progress.batch);
 
+  const bool learned = cfg.vqvae.codebook_mode == models::CodebookMode::kLearned;
+  models::DeadCodeRestarter restarter(cfg.vqvae.codebook_size, learned ? tc.dead_code_restart_every : 0);
+  if (learned && resumed_restarts.defined()) restarter.load_state(resumed_restarts);
+
   auto save = [&](bool complete) {
     Checkpoint ckpt;
     ckpt.stage = Stage::kVqVae;
@@ -111,11 +79,10 @@ void train_vqvae(const TrainContext& ctx) {
     ckpt.label_names = ctx.train.label_names;
     ckpt.add_group("model.", vqvae.named_tensors());
     ckpt.add_group("optim.", optimizer.state());
+    if (learned) ckpt.tensors["dead_code_counts"] = restarter.state();
     write_checkpoint(path, ckpt);
   };
 
-  const bool learned = cfg.vqvae.codebook_mode == models::CodebookMode::kLearned;
-  DeadCodeRestarter restarter(cfg.vqvae.codebook_size, learned ? tc.dead_code_restart_every : 0);
   const int64_t per_epoch = batcher.batches_per_epoch();
   for (int64_t epoch = batcher.epoch(); epoch < tc.epochs; ++epoch) {
     ProgressBar bar("vqvae " + std::to_string(epoch + 1) + "/" + std::to_string(tc.epochs),
@@ -130,7 +97,8 @@ void train_vqvae(const TrainContext& ctx) {
       backward(loss);
       optimizer.step();
       ++progress.step;
-      const int64_t restarted = restarter.observe(vqvae, z_e.detach(), q.indices, cfg.seed, progress.step);
+      const int64_t restarted =
+          learned ? restarter.observe(vqvae, z_e.detach(), q.indices, cfg.seed, progress.step) : 0;
 
       nlohmann::json line{{"stage", kStage},           {"step", progress.step},
                           {"epoch", epoch + 1},        {"loss", loss.item()},

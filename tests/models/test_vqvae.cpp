@@ -170,3 +170,45 @@ TEST_CASE("a tiny VQ-VAE overfits one batch: reconstruction MSE drops 10x", "[vq
   INFO("MSE " << first << " -> " << last << " in " << seconds << " s");
   CHECK(last < first / 10);
 }
+
+TEST_CASE("dead-code restart moves unused learned codes onto encoder outputs", "[vqvae]") {
+  VqVaeConfig c;
+  c.base_channels = 8;
+  c.channel_multipliers = {1};
+  c.codebook_size = 16;
+  c.codebook_mode = CodebookMode::kLearned;
+  VqVae model(c);
+  // Every position picks code 3 or 5; the other 14 codes are dead.
+  const Tensor z_e = Rng{4, 0, 0}.normal({2, 3, 2, 2});
+  const Tensor indices = Tensor::from_vector<int32_t>({3, 5, 3, 3, 5, 5, 3, 3}, {2, 2, 2});
+  const std::vector<float> before = model.codebook().to_vector<float>();
+  DeadCodeRestarter restarter(16, 2);
+  CHECK(restarter.observe(model, z_e, indices, 1, 1) == 0);  // not a restart step
+  CHECK(model.codebook().to_vector<float>() == before);
+  const Tensor saved = restarter.state();
+  CHECK(restarter.observe(model, z_e, indices, 1, 2) == 14);
+  const std::vector<float> after = model.codebook().to_vector<float>();
+  const std::vector<float> z = z_e.to_vector<float>();
+  for (int k = 0; k < 16; ++k) {
+    const bool live = k == 3 || k == 5;
+    bool is_encoder_output = false;
+    for (int b = 0; b < 2; ++b)
+      for (int p = 0; p < 4; ++p) {
+        bool same = true;
+        for (int d = 0; d < 3; ++d) same &= after[k * 3 + d] == z[(b * 3 + d) * 4 + p];
+        is_encoder_output |= same;
+      }
+    INFO("code " << k);
+    CHECK(is_encoder_output == !live);
+    if (live)
+      for (int d = 0; d < 3; ++d) CHECK(after[k * 3 + d] == before[k * 3 + d]);
+  }
+  // A restarter restored from the state after step 1 makes the same moves at step 2.
+  VqVae twin(c);
+  DeadCodeRestarter restored(16, 2);
+  restored.load_state(saved);
+  CHECK(restored.observe(twin, z_e, Tensor::from_vector<int32_t>({3, 3, 3, 3, 3, 3, 3, 3}, {2, 2, 2}),
+                         1, 2) == 14);
+  CHECK(twin.codebook().to_vector<float>() == after);
+  CHECK_THROWS(restored.load_state(Tensor::zeros({16})));
+}
