@@ -33,9 +33,12 @@ struct StepDraws {
 };
 
 StepDraws draw_step(const Tensor& x0, const Tensor& labels, const RunConfig& cfg, int64_t step,
-                    std::string_view purpose) {
+                    int64_t max_batch, std::string_view purpose) {
   const int64_t B = x0.shape()[0];
-  const auto offset = static_cast<uint64_t>(step) * static_cast<uint64_t>(x0.numel());
+  // Each step owns the same stretch of every stream, sized for a full batch, so a short last
+  // batch of an epoch never reuses numbers of another step.
+  const auto offset = static_cast<uint64_t>(step) * static_cast<uint64_t>(max_batch) *
+                      static_cast<uint64_t>(x0.numel() / B);
   const std::string p(purpose);
   StepDraws d;
   Rng t_rng{cfg.seed, models::rng_stream_for(p + ".t"), offset};
@@ -76,7 +79,7 @@ double validation_loss(const models::UNet& unet, const models::NoiseSchedule& sc
     const Tensor x0 = rows(val.images, b, e);
     const std::span<const int32_t> labels(val.labels.data() + b, static_cast<size_t>(e - b));
     const StepDraws d =
-        draw_step(x0, Tensor::from_vector<int32_t>(labels, {e - b}), cfg, i, "ldm.val");
+        draw_step(x0, Tensor::from_vector<int32_t>(labels, {e - b}), cfg, i, kEvalBatch, "ldm.val");
     total += diffusion_loss(unet, schedule, x0, d).item() * static_cast<double>(e - b);
   }
   return total / static_cast<double>(N);
@@ -197,7 +200,7 @@ void train_ldm(const TrainContext& ctx) {
                     "img");
     while (batcher.epoch() == epoch) {
       const data::Batch batch = batcher.next();
-      const StepDraws d = draw_step(batch.images, batch.labels, cfg, progress.step, "ldm.train");
+      const StepDraws d = draw_step(batch.images, batch.labels, cfg, progress.step, tc.batch_size, "ldm.train");
       unet.zero_grad();
       const Tensor loss = diffusion_loss(unet, schedule, batch.images, d);
       backward(loss);
