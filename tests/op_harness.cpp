@@ -142,6 +142,13 @@ GradcheckResult gradcheck(const OpCase& c, int64_t max_elements) {
   return result;
 }
 
+std::vector<Tensor> outputs_and_gradients(const OpCase& c, DType dtype) {
+  std::vector<Tensor> outputs;
+  const std::vector<Tensor> grads = forward_backward(c, make_inputs(c, dtype), outputs);
+  outputs.insert(outputs.end(), grads.begin(), grads.end());
+  return outputs;
+}
+
 GradcheckResult float_matches_double(const OpCase& c) {
   GradcheckResult result;
   std::vector<Tensor> in64 = make_inputs(c, DType::kF64), in32 = make_inputs(c, DType::kF32);

@@ -89,6 +89,10 @@ struct GradcheckResult {
 // max_elements per input), in double precision.
 GradcheckResult gradcheck(const OpCase& c, int64_t max_elements = 64);
 
+// The case's outputs followed by the gradient of a fixed weighted sum of them with respect to
+// each input (undefined for inputs that are not differentiable).
+std::vector<Tensor> outputs_and_gradients(const OpCase& c, DType dtype);
+
 // Float path vs double path on the same inputs: outputs and gradients.
 GradcheckResult float_matches_double(const OpCase& c);
 

@@ -2,7 +2,10 @@
 // at least one case.
 #include <catch2/catch.hpp>
 
+#include <omp.h>
+
 #include <iostream>
+#include <cstring>
 #include <map>
 
 #include "tests/op_harness.h"
@@ -47,6 +50,30 @@ TEST_CASE("op gradients match finite differences in double precision", "[ops][gr
     CHECK(r.ok);
     CHECK(r.elements_checked > 0);
   }
+}
+
+TEST_CASE("op results are bitwise identical with 1, 2 and 3 OpenMP threads", "[ops][threads]") {
+  // Resuming a run must reproduce its losses exactly on a machine with another core count, so
+  // no kernel may let the thread count change a rounding (e.g. by splitting a sum per thread).
+  const int previous = omp_get_max_threads();
+  for (const OpCase& c : op_cases()) {
+    std::vector<std::vector<float>> first;
+    for (int threads : {1, 2, 3}) {
+      omp_set_num_threads(threads);
+      const std::vector<Tensor> results = outputs_and_gradients(c, DType::kF32);
+      for (size_t i = 0; i < results.size(); ++i) {
+        const std::vector<float> v =
+            results[i].defined() ? results[i].to_vector<float>() : std::vector<float>{};
+        if (threads == 1) {
+          first.push_back(v);
+          continue;
+        }
+        INFO(case_label(c.op, c.name) << ", result " << i << ", " << threads << " threads");
+        CHECK(std::memcmp(v.data(), first[i].data(), v.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+  omp_set_num_threads(previous);
 }
 
 TEST_CASE("op float path matches the double path", "[ops][float]") {

@@ -13,12 +13,9 @@
 // same im2col / col2im pair.
 //
 // Batch chunks are kept small enough (kColBudget) that col stays in cache between its copy and
-// its gemm, which measured faster than one batch-wide gemm.
-//
-// The copies around the gemms run on the calling thread. Measured on the 2-core target with the
-// default OpenMP wait policy, an OpenMP region next to an OpenBLAS call costs 4-8 ms, because
-// each library's idle workers spin on the core the other one needs (the U-Net 3x3 convs fell
-// from ~150 to 25-90 GFLOP/s); serial copies cost 10-20% of a pass.
+// its gemm, which measured faster than one batch-wide gemm. The batch is split into a fixed
+// number of parts run in parallel (see kParts below), each doing its own copies and
+// single-threaded gemms.
 #include "kernels/cpu/conv.h"
 
 #include <algorithm>
@@ -28,6 +25,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel.h"
 
 namespace ldm::kernels::cpu {
 namespace {
@@ -54,7 +52,7 @@ struct AlignedAllocator {
   friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) { return true; }
 };
 
-enum class Slot { kCol, kMat, kWeight, kPlane, kCount };
+enum class Slot { kCol, kMat, kWeight, kPlane, kPartials, kCount };
 
 // Per-thread scratch that only grows; the old contents are dropped before growing so that peak
 // memory is one buffer, not two.
@@ -451,6 +449,39 @@ void finish_weight_grad(Layout layout, const T* dwk, int64_t A, int64_t B, int64
   if (layout == Layout::kPixelRows) swap_inner(dwk, A, KK, B, dw);
 }
 
+// The batch is cut into kParts contiguous parts that run in parallel, each on one thread with
+// its own scratch and single-threaded gemms (OpenBLAS's OpenMP build runs serially inside a
+// parallel region). The copies around the gemms then run on every core too, and the small gemms
+// of the U-Net's 4x4 level do not pay for OpenBLAS's own fork/join. The part count is fixed, not
+// the thread count, because the weight gradient sums the parts: its rounding must not depend on
+// how many threads a run has.
+constexpr int64_t kParts = 4;
+
+struct Part {
+  int64_t begin, end, chunk;  // samples [begin, end) in chunks of `chunk` (the last may be short)
+};
+
+// Part i of the batch, with the chunk size for per_sample col elements a sample.
+Part batch_part(int64_t N, int64_t parts, int64_t i, int64_t per_sample) {
+  const int64_t begin = N * i / parts, end = N * (i + 1) / parts;
+  return {begin, end, batch_chunk(end - begin, per_sample)};
+}
+
+int64_t part_count(int64_t N) { return std::min(kParts, N); }
+
+// Per-part weight gradients are summed in part order, so the result is the same for any thread
+// count. partials [parts, n] -> out [n].
+template <typename T>
+void sum_parts(const T* partials, int64_t parts, int64_t n, T* out) {
+  parallel_chunks(n, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T s = partials[i];
+      for (int64_t p = 1; p < parts; ++p) s += partials[p * n + i];
+      out[i] = s;
+    }
+  });
+}
+
 }  // namespace
 
 template <typename T>
@@ -459,29 +490,32 @@ void conv2d_forward(const Conv2dArgs& a, const T* x, const T* w, const T* bias, 
   const int64_t R = g.rows(), HWi = g.hw(), HWo = g.hwo();
   if (is_pointwise(g) && HWo >= kDirectMinHW) {
     // Each sample's NCHW plane already is the gemm operand [C_in, HW].
-    if (bias) {
-      for (int64_t i = 0; i < a.N * a.C_out; ++i) {
-        std::fill(y + i * HWo, y + (i + 1) * HWo, bias[i % a.C_out]);
+    parallel_for(a.N, kMinParallelWork, [&](int64_t n) {
+      T* yn = y + n * a.C_out * HWo;
+      if (bias) {
+        for (int64_t c = 0; c < a.C_out; ++c) std::fill(yn + c * HWo, yn + (c + 1) * HWo, bias[c]);
       }
-    }
-    for (int64_t n = 0; n < a.N; ++n) {
-      gemm<T>(Trans::kNo, Trans::kNo, a.C_out, HWo, a.C_in, T(1), w, a.C_in,
-              x + n * a.C_in * HWi, HWi, bias ? T(1) : T(0), y + n * a.C_out * HWo, HWo);
-    }
+      gemm<T>(Trans::kNo, Trans::kNo, a.C_out, HWo, a.C_in, T(1), w, a.C_in, x + n * a.C_in * HWi,
+              HWi, bias ? T(1) : T(0), yn, HWo);
+    });
     return;
   }
   const Layout layout = choose_layout(g);
-  const int64_t nb = batch_chunk(a.N, R * HWo);
-  T* col = scratch<T>(Slot::kCol, R * nb * HWo);
-  T* ymat = scratch<T>(Slot::kMat, a.C_out * nb * HWo);
-  const T* wk = layout_weights(layout, w, a.C_out, a.C_in, g.K * g.K);
-  for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
-    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWo;
-    const ColOperand c = col_as_rp(layout, R, P);
-    im2col(layout, g, x + n0 * a.C_in * HWi, cur, col);
-    // y [C_out, P] = w [C_out, R] col [R, P]
-    gemm<T>(Trans::kNo, c.trans, a.C_out, P, R, T(1), wk, R, col, c.ld, T(0), ymat, P);
-    rows_to_batch(ymat, cur, a.C_out, HWo, bias, y + n0 * a.C_out * HWo);
+  const T* wk = layout_weights(layout, w, a.C_out, a.C_in, g.K * g.K);  // shared, read-only
+  const int64_t parts = part_count(a.N);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < parts; ++i) {
+    const Part part = batch_part(a.N, parts, i, R * HWo);
+    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWo);
+    T* ymat = scratch<T>(Slot::kMat, a.C_out * part.chunk * HWo);
+    for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
+      const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWo;
+      const ColOperand c = col_as_rp(layout, R, P);
+      im2col(layout, g, x + n0 * a.C_in * HWi, cur, col);
+      // y [C_out, P] = w [C_out, R] col [R, P]
+      gemm<T>(Trans::kNo, c.trans, a.C_out, P, R, T(1), wk, R, col, c.ld, T(0), ymat, P);
+      rows_to_batch(ymat, cur, a.C_out, HWo, bias, y + n0 * a.C_out * HWo);
+    }
   }
 }
 
@@ -493,48 +527,64 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
   if (db) bias_grad(dy, a.N, a.C_out, HWo, db);
   if (!dx && !dw) return;
   if (a.N == 0) {
-    if (dw) std::fill(dw, dw + a.C_out * R, T(0));  // no chunk will overwrite it
+    if (dw) std::fill(dw, dw + a.C_out * R, T(0));  // no part will overwrite it
     return;
   }
-  if (is_pointwise(g) && HWo >= kDirectMinHW) {
-    for (int64_t n = 0; n < a.N; ++n) {
-      const T* dyn = dy + n * a.C_out * HWo;
-      if (dw) {
-        gemm<T>(Trans::kNo, Trans::kYes, a.C_out, a.C_in, HWo, T(1), dyn, HWo,
-                x + n * a.C_in * HWi, HWi, n == 0 ? T(0) : T(1), dw, a.C_in);
+  const int64_t parts = part_count(a.N), dw_size = a.C_out * R;
+  const bool direct = is_pointwise(g) && HWo >= kDirectMinHW;
+  const Layout layout = choose_layout(g);
+  const T* wk = dx && !direct ? layout_weights(layout, w, a.C_out, a.C_in, KK) : w;
+  // Each part's dw [C_out, R] (in the layout's column order), summed after the parallel loop.
+  T* dw_parts = dw ? scratch<T>(Slot::kPartials, parts * dw_size) : nullptr;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < parts; ++i) {
+    T* dwp = dw ? dw_parts + i * dw_size : nullptr;
+    if (direct) {
+      // Pointwise on wide planes: NCHW planes are the gemm operands as they are.
+      const Part part = batch_part(a.N, parts, i, 1);
+      for (int64_t n = part.begin; n < part.end; ++n) {
+        const T* dyn = dy + n * a.C_out * HWo;
+        if (dwp) {
+          gemm<T>(Trans::kNo, Trans::kYes, a.C_out, a.C_in, HWo, T(1), dyn, HWo,
+                  x + n * a.C_in * HWi, HWi, n == part.begin ? T(0) : T(1), dwp, a.C_in);
+        }
+        if (dx) {
+          gemm<T>(Trans::kYes, Trans::kNo, a.C_in, HWi, a.C_out, T(1), w, a.C_in, dyn, HWo, T(0),
+                  dx + n * a.C_in * HWi, HWi);
+        }
+      }
+      continue;
+    }
+    const Part part = batch_part(a.N, parts, i, R * HWo);
+    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWo);
+    T* dymat = scratch<T>(Slot::kMat, a.C_out * part.chunk * HWo);
+    for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
+      const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWo;
+      const ColOperand c = col_as_rp(layout, R, P);
+      batch_to_rows(dy + n0 * a.C_out * HWo, cur, a.C_out, HWo, dymat);
+      if (dwp) {
+        // dw [C_out, R] (+)= dy [C_out, P] col^T [P, R]; chunks accumulate in batch order.
+        im2col(layout, g, x + n0 * a.C_in * HWi, cur, col);
+        gemm<T>(Trans::kNo, flip(c.trans), a.C_out, R, P, T(1), dymat, P, col, c.ld,
+                n0 == part.begin ? T(0) : T(1), dwp, R);
       }
       if (dx) {
-        gemm<T>(Trans::kYes, Trans::kNo, a.C_in, HWi, a.C_out, T(1), w, a.C_in, dyn, HWo, T(0),
-                dx + n * a.C_in * HWi, HWi);
+        // col [R, P] = w^T [R, C_out] dy [C_out, P], then scattered back onto the image. (At
+        // stride 1 dx is also a conv2d of dy with the flipped kernel, a forward-shaped gemm;
+        // measured slower here, including at C_out = 32.)
+        gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_out, wk, R, dymat, P, col);
+        col2im(layout, g, col, cur, static_cast<const T*>(nullptr), dx + n0 * a.C_in * HWi);
       }
     }
+  }
+  if (!dw) return;
+  if (direct || layout == Layout::kChannelRows) {
+    sum_parts(dw_parts, parts, dw_size, dw);
     return;
   }
-  const Layout layout = choose_layout(g);
-  const int64_t nb = batch_chunk(a.N, R * HWo);
-  T* col = scratch<T>(Slot::kCol, R * nb * HWo);
-  T* dymat = scratch<T>(Slot::kMat, a.C_out * nb * HWo);
-  const T* wk = dx ? layout_weights(layout, w, a.C_out, a.C_in, KK) : nullptr;
-  T* dwk = dw ? layout_weight_grad(layout, dw, a.C_out, a.C_in, KK) : nullptr;
-  for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
-    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWo;
-    const ColOperand c = col_as_rp(layout, R, P);
-    batch_to_rows(dy + n0 * a.C_out * HWo, cur, a.C_out, HWo, dymat);
-    if (dw) {
-      // dw [C_out, R] (+)= dy [C_out, P] col^T [P, R]; chunks accumulate in batch order.
-      im2col(layout, g, x + n0 * a.C_in * HWi, cur, col);
-      gemm<T>(Trans::kNo, flip(c.trans), a.C_out, R, P, T(1), dymat, P, col, c.ld,
-              n0 == 0 ? T(0) : T(1), dwk, R);
-    }
-    if (dx) {
-      // col [R, P] = w^T [R, C_out] dy [C_out, P], then scattered back onto the image. (At
-      // stride 1 dx is also a conv2d of dy with the flipped kernel, a forward-shaped gemm;
-      // measured slower here, including at C_out = 32.)
-      gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_out, wk, R, dymat, P, col);
-      col2im(layout, g, col, cur, static_cast<const T*>(nullptr), dx + n0 * a.C_in * HWi);
-    }
-  }
-  if (dw) finish_weight_grad(layout, dwk, a.C_out, a.C_in, KK, dw);
+  T* dwk = layout_weight_grad(layout, dw, a.C_out, a.C_in, KK);
+  sum_parts(dw_parts, parts, dw_size, dwk);
+  finish_weight_grad(layout, dwk, a.C_out, a.C_in, KK, dw);
 }
 
 template <typename T>
@@ -542,16 +592,20 @@ void conv_transpose2d_forward(const Conv2dArgs& a, const T* x, const T* w, const
   const Geom g = transpose_geom(a);
   const int64_t R = g.rows(), HWx = g.hwo(), HWy = g.hw();
   const Layout layout = choose_layout(g);
-  const int64_t nb = batch_chunk(a.N, R * HWx);
-  T* col = scratch<T>(Slot::kCol, R * nb * HWx);
-  T* xmat = scratch<T>(Slot::kMat, a.C_in * nb * HWx);
-  const T* wk = layout_weights(layout, w, a.C_in, a.C_out, g.K * g.K);
-  for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
-    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWx;
-    batch_to_rows(x + n0 * a.C_in * HWx, cur, a.C_in, HWx, xmat);
-    // col [R, P] = w^T [R, C_in] x [C_in, P], then scattered onto the output image.
-    gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_in, wk, R, xmat, P, col);
-    col2im(layout, g, col, cur, bias, y + n0 * a.C_out * HWy);
+  const T* wk = layout_weights(layout, w, a.C_in, a.C_out, g.K * g.K);  // shared, read-only
+  const int64_t parts = part_count(a.N);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < parts; ++i) {
+    const Part part = batch_part(a.N, parts, i, R * HWx);
+    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWx);
+    T* xmat = scratch<T>(Slot::kMat, a.C_in * part.chunk * HWx);
+    for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
+      const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWx;
+      batch_to_rows(x + n0 * a.C_in * HWx, cur, a.C_in, HWx, xmat);
+      // col [R, P] = w^T [R, C_in] x [C_in, P], then scattered onto the output image.
+      gemm_into_col(layout, Trans::kYes, Trans::kNo, R, P, a.C_in, wk, R, xmat, P, col);
+      col2im(layout, g, col, cur, bias, y + n0 * a.C_out * HWy);
+    }
   }
 }
 
@@ -563,33 +617,45 @@ void conv_transpose2d_backward(const Conv2dArgs& a, const T* x, const T* w, cons
   if (db) bias_grad(dy, a.N, a.C_out, HWy, db);
   if (!dx && !dw) return;
   if (a.N == 0) {
-    if (dw) std::fill(dw, dw + a.C_in * R, T(0));  // no chunk will overwrite it
+    if (dw) std::fill(dw, dw + a.C_in * R, T(0));  // no part will overwrite it
     return;
   }
+  const int64_t parts = part_count(a.N), dw_size = a.C_in * R;
   const Layout layout = choose_layout(g);
-  const int64_t nb = batch_chunk(a.N, R * HWx);
-  T* col = scratch<T>(Slot::kCol, R * nb * HWx);
-  T* xmat = scratch<T>(Slot::kMat, a.C_in * nb * HWx);
   const T* wk = dx ? layout_weights(layout, w, a.C_in, a.C_out, KK) : nullptr;
-  T* dwk = dw ? layout_weight_grad(layout, dw, a.C_in, a.C_out, KK) : nullptr;
-  for (int64_t n0 = 0; n0 < a.N; n0 += nb) {
-    const int64_t cur = std::min(nb, a.N - n0), P = cur * HWx;
-    const ColOperand c = col_as_rp(layout, R, P);
-    im2col(layout, g, dy + n0 * a.C_out * HWy, cur, col);
-    if (dw) {
-      // dw [C_in, R] (+)= x [C_in, P] col^T [P, R]; chunks accumulate in batch order.
-      batch_to_rows(x + n0 * a.C_in * HWx, cur, a.C_in, HWx, xmat);
-      gemm<T>(Trans::kNo, flip(c.trans), a.C_in, R, P, T(1), xmat, P, col, c.ld,
-              n0 == 0 ? T(0) : T(1), dwk, R);
-    }
-    if (dx) {
-      // dx [C_in, P] = w [C_in, R] col [R, P]
-      gemm<T>(Trans::kNo, c.trans, a.C_in, P, R, T(1), wk, R, col, c.ld, T(0), xmat, P);
-      rows_to_batch(xmat, cur, a.C_in, HWx, static_cast<const T*>(nullptr),
-                    dx + n0 * a.C_in * HWx);
+  T* dw_parts = dw ? scratch<T>(Slot::kPartials, parts * dw_size) : nullptr;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < parts; ++i) {
+    T* dwp = dw ? dw_parts + i * dw_size : nullptr;
+    const Part part = batch_part(a.N, parts, i, R * HWx);
+    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWx);
+    T* xmat = scratch<T>(Slot::kMat, a.C_in * part.chunk * HWx);
+    for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
+      const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWx;
+      const ColOperand c = col_as_rp(layout, R, P);
+      im2col(layout, g, dy + n0 * a.C_out * HWy, cur, col);
+      if (dwp) {
+        // dw [C_in, R] (+)= x [C_in, P] col^T [P, R]; chunks accumulate in batch order.
+        batch_to_rows(x + n0 * a.C_in * HWx, cur, a.C_in, HWx, xmat);
+        gemm<T>(Trans::kNo, flip(c.trans), a.C_in, R, P, T(1), xmat, P, col, c.ld,
+                n0 == part.begin ? T(0) : T(1), dwp, R);
+      }
+      if (dx) {
+        // dx [C_in, P] = w [C_in, R] col [R, P]
+        gemm<T>(Trans::kNo, c.trans, a.C_in, P, R, T(1), wk, R, col, c.ld, T(0), xmat, P);
+        rows_to_batch(xmat, cur, a.C_in, HWx, static_cast<const T*>(nullptr),
+                      dx + n0 * a.C_in * HWx);
+      }
     }
   }
-  if (dw) finish_weight_grad(layout, dwk, a.C_in, a.C_out, KK, dw);
+  if (!dw) return;
+  if (layout == Layout::kChannelRows) {
+    sum_parts(dw_parts, parts, dw_size, dw);
+    return;
+  }
+  T* dwk = layout_weight_grad(layout, dw, a.C_in, a.C_out, KK);
+  sum_parts(dw_parts, parts, dw_size, dwk);
+  finish_weight_grad(layout, dwk, a.C_in, a.C_out, KK, dw);
 }
 
 #define LDM_INSTANTIATE_CONV(T)                                                               \

@@ -317,6 +317,14 @@ def cases():
         conv2d("k4 s2 p1 bias", 2, 4, 8, 8, 8, 4, 2, 1),
         conv2d("k4 s2 p1 no bias odd", 1, 3, 9, 7, 4, 4, 2, 1, bias=False),
         conv2d("k3 s1 p1 16->16 ch", 2, 16, 8, 8, 16, 3, 1, 1),
+        # Batches of 9 split into the CPU kernel's 4 parts (2, 2, 2, 3 samples), with samples
+        # whose im2col exceeds the 4 MiB chunk budget, so that every part runs several chunks
+        # and the weight gradient sums parts that each accumulated chunks: channel-row layout
+        # (few channels, wide image), pixel-row layout (many channels) and the transposed case.
+        conv2d("k3 s1 p1 batch 9, chunk per sample, channel rows", 9, 8, 128, 128, 4, 3, 1, 1),
+        conv2d("k3 s1 p1 batch 9, chunk per sample, pixel rows", 9, 256, 16, 16, 8, 3, 1, 1),
+        conv2d("k1 s1 p0 batch 9, direct NCHW gemms", 9, 8, 20, 20, 6, 1, 1, 0),
+        conv_transpose2d("k4 s2 p1 batch 9, chunk per sample", 9, 8, 64, 64, 16, 4, 2, 1),
         conv_transpose2d("k4 s2 p1 bias", 2, 4, 5, 6, 3, 4, 2, 1),
         conv_transpose2d("k4 s2 p1 no bias odd", 1, 5, 3, 7, 2, 4, 2, 1, bias=False),
         conv_transpose2d("k4 s2 p1 16->8 ch", 2, 16, 4, 4, 8, 4, 2, 1),
