@@ -2,6 +2,8 @@
 #include "models/optim.h"
 
 #include <algorithm>
+#include <cmath>
+#include <numbers>
 
 #include "core/ops.h"
 
@@ -23,6 +25,24 @@ double read_scalar(const std::map<std::string, Tensor>& tensors, const std::stri
 
 }  // namespace
 
+double learning_rate(const AdamWConfig& c, int64_t step) {
+  if (step <= c.warmup_steps) return c.lr * static_cast<double>(step) / static_cast<double>(c.warmup_steps);
+  if (c.schedule == LrSchedule::kConstant || c.total_steps <= c.warmup_steps) return c.lr;
+  const double progress = std::min(1.0, static_cast<double>(step - c.warmup_steps) /
+                                            static_cast<double>(c.total_steps - c.warmup_steps));
+  return c.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+}
+
+std::string to_string(LrSchedule schedule) {
+  return schedule == LrSchedule::kCosine ? "cosine" : "constant";
+}
+
+LrSchedule parse_lr_schedule(const std::string& name) {
+  if (name == "constant") return LrSchedule::kConstant;
+  if (name == "cosine") return LrSchedule::kCosine;
+  fail("unknown learning-rate schedule '", name, "' (known: constant, cosine)");
+}
+
 AdamW::AdamW(const Module& module, const AdamWConfig& config)
     : config_(config), params_(module.parameters()) {
   for (const auto& [name, p] : params_) {
@@ -34,7 +54,7 @@ AdamW::AdamW(const Module& module, const AdamWConfig& config)
 void AdamW::step() {
   ++step_;
   kernels::AdamWArgs hyper;
-  hyper.lr = config_.lr;
+  hyper.lr = learning_rate(config_, step_);
   hyper.beta1 = config_.beta1;
   hyper.beta2 = config_.beta2;
   hyper.eps = config_.eps;

@@ -10,11 +10,25 @@
 
 namespace ldm::models {
 
+enum class LrSchedule {
+  kConstant,  // lr throughout (after the warm-up)
+  kCosine,    // lr * (1 + cos(pi * progress)) / 2 after the warm-up: from lr down to 0 at the end
+};
+
 struct AdamWConfig {
   double lr = 2e-4;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0.0;
+  LrSchedule schedule = LrSchedule::kConstant;
+  int64_t warmup_steps = 0;  // lr rises linearly over these first steps
+  int64_t total_steps = 0;   // the run's length, which the cosine schedule spans (set by the trainer)
 };
+
+// The learning rate of update number `step` (from 1): a pure function of the step, so a resumed
+// run continues the schedule exactly.
+double learning_rate(const AdamWConfig& config, int64_t step);
+std::string to_string(LrSchedule schedule);
+LrSchedule parse_lr_schedule(const std::string& name);  // ldm::Error naming the choices
 
 class AdamW {
  public:

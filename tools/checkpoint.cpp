@@ -24,6 +24,43 @@ int64_t read_int(const std::map<std::string, std::string>& meta, const std::stri
   fail(path, ": checkpoint metadata '", key, "' is not a count: '", it->second, "'");
 }
 
+// The settings that fix the shapes of a stage's tensors: its model's config section, and for the
+// U-Net also the latent channels it is built for.
+std::vector<std::string> model_settings(Stage stage) {
+  if (stage == Stage::kVqVae) return {"vqvae"};
+  return {"unet", "vqvae.latent_channels"};
+}
+
+const nlohmann::json* find_setting(const nlohmann::json& config, const std::string& key) {
+  const nlohmann::json* node = &config;
+  size_t begin = 0;
+  while (true) {
+    const size_t dot = key.find('.', begin);
+    const std::string part = key.substr(begin, dot == std::string::npos ? dot : dot - begin);
+    if (!node->is_object() || !node->contains(part)) return nullptr;
+    node = &node->at(part);
+    if (dot == std::string::npos) return node;
+    begin = dot + 1;
+  }
+}
+
+// Appends "key: A in the checkpoint, B in the config" for every leaf where the two differ.
+void list_differences(const nlohmann::json* in_checkpoint, const nlohmann::json* in_config,
+                      const std::string& key, std::vector<std::string>& out) {
+  if (in_checkpoint && in_config && in_checkpoint->is_object() && in_config->is_object()) {
+    for (const auto& [k, v] : in_checkpoint->items())
+      list_differences(&v, in_config->contains(k) ? &in_config->at(k) : nullptr, key + "." + k,
+                       out);
+    for (const auto& [k, v] : in_config->items())
+      if (!in_checkpoint->contains(k)) list_differences(nullptr, &v, key + "." + k, out);
+    return;
+  }
+  const auto text = [](const nlohmann::json* v) { return v ? v->dump() : std::string("absent"); };
+  if (!in_checkpoint || !in_config || *in_checkpoint != *in_config)
+    out.push_back(key + ": " + text(in_checkpoint) + " in the checkpoint, " + text(in_config) +
+                  " in the config");
+}
+
 }  // namespace
 
 std::string to_string(Stage stage) {
@@ -97,13 +134,27 @@ Checkpoint read_checkpoint(const std::string& path, Stage stage) {
 }
 
 void load_group(const Checkpoint& ckpt, const std::string& path, const std::string& prefix,
-                models::Module& module) {
+                models::Module& module, const nlohmann::json& config,
+                const std::string& config_source) {
   try {
     module.load_state_dict(ckpt.group(prefix));
   } catch (const Error& e) {
-    fail("checkpoint ", path, " was made for another architecture than this config (", e.what(),
-         ")");
+    fail_architecture(ckpt, path, config, config_source, e.what());
   }
+}
+
+void fail_architecture(const Checkpoint& ckpt, const std::string& path,
+                       const nlohmann::json& config, const std::string& config_source,
+                       const std::string& detail) {
+  std::vector<std::string> differences;
+  for (const std::string& key : model_settings(ckpt.stage))
+    list_differences(find_setting(ckpt.config, key), find_setting(config, key), key, differences);
+  std::string what;
+  for (const std::string& d : differences) what += (what.empty() ? "" : "; ") + d;
+  // Without a differing setting the tensors themselves disagree with the stored config; the
+  // tensor list is long, but it is all there is to say.
+  fail("checkpoint ", path, " was made for another architecture than ", config_source, " (",
+       what.empty() ? detail : what, ")");
 }
 
 }  // namespace ldm::tools

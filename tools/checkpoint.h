@@ -46,9 +46,19 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // stage's checkpoint).
 Checkpoint read_checkpoint(const std::string& path, Stage stage);
 
-// Loads a group into a module / state, rewording a mismatch as "checkpoint X was made for
-// another architecture: ..." so the user knows which file is at fault.
+// Loads a group into a module. `config` is the run config (to_json) the module was built from
+// and `config_source` says where that came from ("runs/a/config.json"); a mismatch ends with
+// fail_architecture's message, so the user learns which file and which setting is at fault.
 void load_group(const Checkpoint& ckpt, const std::string& path, const std::string& prefix,
-                models::Module& module);
+                models::Module& module, const nlohmann::json& config,
+                const std::string& config_source);
+
+// "checkpoint X was made for another architecture than <config_source> (unet.base_channels: 8
+// in the checkpoint, 16 in the config)": the model settings where the checkpoint's stored config
+// and `config` differ. `detail` (load_state_dict's list of tensors) is the message only when no
+// setting differs, e.g. for a checkpoint edited by hand.
+[[noreturn]] void fail_architecture(const Checkpoint& ckpt, const std::string& path,
+                                    const nlohmann::json& config, const std::string& config_source,
+                                    const std::string& detail);
 
 }  // namespace ldm::tools

@@ -84,7 +84,11 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help prints the usage and succeeds; a usage error is one line, like every other error
+    // (CLI11's own report adds a second line and no program name).
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::fprintf(stderr, "ldm-sample: error: %s (see --help)\n", e.what());
+    return e.get_exit_code();
   }
   if (o.threads > 0) omp_set_num_threads(o.threads);
 
@@ -95,8 +99,10 @@ int run(int argc, char** argv) {
   const RunConfig cfg = parse_run_config(ldm_ckpt.config, ldm_path + " (stored config)");
   const int32_t label = parse_label(o.label, ldm_ckpt.label_names);
 
+  // Both models are built from the LDM checkpoint's config: the VQ-VAE checkpoint must match it.
+  const std::string config_source = "the config stored in " + ldm_path;
   models::VqVae vqvae(cfg.vqvae);
-  load_group(vq_ckpt, vq_path, "model.", vqvae);
+  load_group(vq_ckpt, vq_path, "model.", vqvae, ldm_ckpt.config, config_source);
   models::UNet unet(cfg.unet);
   if (o.weights == "ema") {
     std::map<std::string, Tensor> ema = ldm_ckpt.group("ema.");
@@ -104,10 +110,10 @@ int run(int argc, char** argv) {
     try {
       unet.load_state_dict(ema);
     } catch (const Error& e) {
-      fail("checkpoint ", ldm_path, " was made for another architecture (", e.what(), ")");
+      fail_architecture(ldm_ckpt, ldm_path, ldm_ckpt.config, config_source, e.what());
     }
   } else {
-    load_group(ldm_ckpt, ldm_path, "model.", unet);
+    load_group(ldm_ckpt, ldm_path, "model.", unet, ldm_ckpt.config, config_source);
   }
   auto scale_it = ldm_ckpt.tensors.find("latent_scale");
   if (scale_it == ldm_ckpt.tensors.end()) fail(ldm_path, ": checkpoint lacks latent_scale");

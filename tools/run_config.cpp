@@ -1,6 +1,7 @@
 // Strict JSON <-> RunConfig conversion (see tools/run_config.h).
 #include "tools/run_config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -128,7 +129,10 @@ void read_optimizer(Section& s, models::AdamWConfig& o) {
   s.read("beta2", o.beta2);
   s.read("eps", o.eps);
   s.read("weight_decay", o.weight_decay);
+  s.read_choice("schedule", o.schedule, models::parse_lr_schedule);
+  s.read("warmup_steps", o.warmup_steps);
   s.require(o.lr > 0, "lr", "must be positive");
+  s.require(o.warmup_steps >= 0, "warmup_steps", "must be >= 0");
   s.require(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "beta1",
             "and beta2 must be in [0, 1)");
 }
@@ -163,6 +167,9 @@ void apply_override(json& j, const std::string& assignment, const std::string& s
   std::string part;
   std::vector<std::string> keys;
   while (std::getline(parts, part, '.')) keys.push_back(part);
+  // "vqvae.=3" would otherwise set the whole section to 3, and "vqvae..x" make a key "".
+  if (path.back() == '.' || std::find(keys.begin(), keys.end(), "") != keys.end())
+    fail(source, ": override '", assignment, "' has an empty key name");
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
     json& next = (*node)[keys[i]];
     if (next.is_null()) next = json::object();
@@ -278,7 +285,9 @@ json to_json(const RunConfig& c) {
                 {"beta1", o.beta1},
                 {"beta2", o.beta2},
                 {"eps", o.eps},
-                {"weight_decay", o.weight_decay}};
+                {"weight_decay", o.weight_decay},
+                {"schedule", models::to_string(o.schedule)},
+                {"warmup_steps", o.warmup_steps}};
   };
   json j;
   j["seed"] = c.seed;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "data/dataset.h"
+#include "models/optim.h"
 #include "tools/metrics.h"
 #include "tools/run_config.h"
 
@@ -23,6 +24,11 @@ struct TrainContext {
   MetricsLog metrics{""};
   data::ImageDataset train, val, test;
 };
+
+// The optimizer settings of a stage with the run's length filled in, which a cosine schedule
+// spans: epochs x batches per epoch (the last, short batch included).
+models::AdamWConfig optimizer_for_run(const models::AdamWConfig& config, int64_t epochs,
+                                      int64_t examples, int64_t batch_size);
 
 void train_vqvae(const TrainContext& ctx);
 void train_ldm(const TrainContext& ctx);

@@ -127,14 +127,15 @@ void train_ldm(const TrainContext& ctx) {
   if (!vq_ckpt.progress.complete)
     fail(vq_path, " is an unfinished VQ-VAE; finish it first (ldm-train --stage vqvae --resume)");
   models::VqVae vqvae(cfg.vqvae);
-  load_group(vq_ckpt, vq_path, "model.", vqvae);
+  load_group(vq_ckpt, vq_path, "model.", vqvae, to_json(cfg), config_path(ctx.run_dir));
   if (cfg.unet.num_classes != static_cast<int64_t>(ctx.train.label_names.size()))
     fail("the config has unet.num_classes = ", cfg.unet.num_classes, " but the data has ",
          ctx.train.label_names.size(), " labels");
 
   models::UNet unet(cfg.unet);
   models::UNet ema_unet(cfg.unet);
-  models::AdamW optimizer(unet, tc.optimizer);
+  models::AdamW optimizer(
+      unet, optimizer_for_run(tc.optimizer, tc.epochs, ctx.train.size(), tc.batch_size));
   models::Ema ema(unet, tc.ema_decay);
   const models::NoiseSchedule schedule(cfg.diffusion);
   StageProgress progress;
@@ -142,7 +143,7 @@ void train_ldm(const TrainContext& ctx) {
 
   if (ctx.resume == Resume::kYes && std::filesystem::exists(path)) {
     const Checkpoint ckpt = read_checkpoint(path, Stage::kLdm);
-    load_group(ckpt, path, "model.", unet);
+    load_group(ckpt, path, "model.", unet, to_json(cfg), config_path(ctx.run_dir));
     optimizer.load_state(ckpt.group("optim."));
     ema.load_state(ckpt.group("ema."));
     auto scale = ckpt.tensors.find("latent_scale");
@@ -235,6 +236,13 @@ void train_ldm(const TrainContext& ctx) {
     save(/*complete=*/epoch + 1 == tc.epochs);
   }
   if (tc.epochs == 0) save(true);
+}
+
+models::AdamWConfig optimizer_for_run(const models::AdamWConfig& config, int64_t epochs,
+                                      int64_t examples, int64_t batch_size) {
+  models::AdamWConfig c = config;
+  c.total_steps = epochs * ((examples + batch_size - 1) / batch_size);
+  return c;
 }
 
 std::string samples_dir(const std::string& run_dir) {

@@ -45,14 +45,15 @@ void train_vqvae(const TrainContext& ctx) {
   const std::string path = checkpoint_path(ctx.run_dir, Stage::kVqVae);
 
   models::VqVae vqvae(cfg.vqvae);
-  models::AdamW optimizer(vqvae, tc.optimizer);
+  models::AdamW optimizer(
+      vqvae, optimizer_for_run(tc.optimizer, tc.epochs, ctx.train.size(), tc.batch_size));
   data::Batcher batcher(ctx.train, tc.batch_size, cfg.seed);
   StageProgress progress;
   Tensor resumed_restarts;
 
   if (ctx.resume == Resume::kYes && std::filesystem::exists(path)) {
     const Checkpoint ckpt = read_checkpoint(path, Stage::kVqVae);
-    load_group(ckpt, path, "model.", vqvae);
+    load_group(ckpt, path, "model.", vqvae, to_json(cfg), config_path(ctx.run_dir));
     optimizer.load_state(ckpt.group("optim."));
     if (auto it = ckpt.tensors.find("dead_code_counts"); it != ckpt.tensors.end())
       resumed_restarts = it->second;

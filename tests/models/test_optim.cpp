@@ -79,3 +79,39 @@ TEST_CASE("EMA warms up: the first update keeps a tenth of the old average", "[o
   CHECK(other.updates() == 1);
   CHECK_THROWS_WITH(Ema(m, 1.0), Catch::Contains("EMA decay"));
 }
+
+TEST_CASE("learning-rate schedules: linear warm-up, then constant or a cosine down to 0",
+          "[optim]") {
+  AdamWConfig c;
+  c.lr = 1e-3;
+  c.warmup_steps = 10;
+  c.total_steps = 110;
+  CHECK(learning_rate(c, 1) == Approx(1e-4));
+  CHECK(learning_rate(c, 10) == Approx(1e-3));
+  CHECK(learning_rate(c, 60) == Approx(1e-3));  // constant
+  c.schedule = LrSchedule::kCosine;
+  CHECK(learning_rate(c, 10) == Approx(1e-3));
+  CHECK(learning_rate(c, 60) == Approx(0.5e-3));  // half way through the decay
+  CHECK(learning_rate(c, 35) == Approx(1e-3 * (1 + std::cos(M_PI / 4)) / 2));
+  CHECK(learning_rate(c, 110) == Approx(0).margin(1e-15));
+  CHECK(learning_rate(c, 500) == Approx(0).margin(1e-15));  // past the end: stays at 0
+  c.warmup_steps = 0;
+  CHECK(learning_rate(c, 1) == Approx(1e-3 * (1 + std::cos(M_PI / 110)) / 2));
+  CHECK(parse_lr_schedule("cosine") == LrSchedule::kCosine);
+  CHECK_THROWS_WITH(parse_lr_schedule("linear"), Catch::Contains("known: constant, cosine"));
+}
+
+TEST_CASE("AdamW steps with the scheduled learning rate", "[optim]") {
+  // The first AdamW step moves each weight by exactly that step's lr (here 1/4 of lr: the
+  // first of 4 warm-up steps).
+  Params m;
+  AdamWConfig c;
+  c.lr = 0.1;
+  c.warmup_steps = 4;
+  AdamW opt(m, c);
+  set_grad(m.w, {0.5f, -3.0f});
+  opt.step();
+  const std::vector<float> w = m.w.to_vector<float>();
+  CHECK(w[0] == Approx(1.0 - 0.025).epsilon(1e-5));
+  CHECK(w[1] == Approx(-2.0 + 0.025).epsilon(1e-5));
+}
