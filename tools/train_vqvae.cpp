@@ -37,6 +37,18 @@ nlohmann::json stats_json(const ReconstructionStats& s) {
           {"images", s.images}};
 }
 
+// The test-split figures of the finished VQ-VAE. Written before the checkpoint that marks the
+// stage complete: a run killed in between redoes the last epoch and writes them again, where
+// the other order would skip the finished stage and never write them.
+void report_test(const models::VqVae& vqvae, const TrainContext& ctx, int64_t step) {
+  const ReconstructionStats test = evaluate_reconstruction(vqvae, ctx.test.images);
+  nlohmann::json line = stats_json(test);
+  line.update({{"stage", kStage}, {"step", step}, {"split", "test"}});
+  ctx.metrics.write(line);
+  std::fprintf(stderr, "vqvae test: mse %.5f  psnr %.2f dB  codebook used %.1f%% (perplexity %.0f)\n",
+               test.mse, test.psnr_db, 100 * test.usage.fraction_used, test.usage.perplexity);
+}
+
 }  // namespace
 
 void train_vqvae(const TrainContext& ctx) {
@@ -124,16 +136,14 @@ void train_vqvae(const TrainContext& ctx) {
                           samples_dir(ctx.run_dir) + "/vqvae_epoch_" + std::to_string(epoch + 1) + ".png",
                           epoch);
     write_loss_plots(ctx.metrics, ctx.run_dir);
-    save(/*complete=*/epoch + 1 == tc.epochs);
+    const bool last = epoch + 1 == tc.epochs;
+    if (last) report_test(vqvae, ctx, progress.step);
+    save(/*complete=*/last);
   }
-  if (tc.epochs == 0) save(true);
-
-  const ReconstructionStats test = evaluate_reconstruction(vqvae, ctx.test.images);
-  nlohmann::json line = stats_json(test);
-  line.update({{"stage", kStage}, {"step", progress.step}, {"split", "test"}});
-  ctx.metrics.write(line);
-  std::fprintf(stderr, "vqvae test: mse %.5f  psnr %.2f dB  codebook used %.1f%% (perplexity %.0f)\n",
-               test.mse, test.psnr_db, 100 * test.usage.fraction_used, test.usage.perplexity);
+  if (tc.epochs == 0) {
+    report_test(vqvae, ctx, progress.step);
+    save(true);
+  }
 }
 
 }  // namespace ldm::tools
