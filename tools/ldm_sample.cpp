@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -68,7 +69,17 @@ int run(int argc, char** argv) {
   app.add_option("--run", o.run_dir, "run directory written by ldm-train")->required();
   app.add_option("--out", o.out_dir, "output directory")->required();
   app.add_option("--label", o.label, "label to condition on, or none")->capture_default_str();
-  app.add_option("--cfg", o.cfg, "classifier-free guidance scale (default: the run's config)");
+  app.add_option("--cfg", o.cfg, "classifier-free guidance scale (default: the run's config)")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            // A negative scale would push samples away from their label; no one means that.
+            // Text that is no number is left to CLI11's conversion, which names it.
+            char* end = nullptr;
+            const double w = std::strtod(value.c_str(), &end);
+            return end != value.c_str() && w < 0 ? "must be >= 0 (0: unconditional), got " + value
+                                                 : "";
+          },
+          "W >= 0"));
   app.add_option("--n", o.n, "number of samples")->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();
   app.add_option("--sampler", o.sampler, "ddpm or ddim (default: the run's config)")

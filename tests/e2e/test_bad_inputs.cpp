@@ -166,6 +166,9 @@ TEST_CASE("bad flags are one error line", "[e2e_bad_inputs]") {
     check_clear_error(sample({"--sampler", "foo"}), "ldm-sample",
                       "--sampler: foo not in {ddpm,ddim}");
   }
+  SECTION("ldm-sample: a negative guidance scale") {
+    check_clear_error(sample({"--cfg", "-1"}), "ldm-sample", "--cfg: must be >= 0 (0: unconditional), got -1");
+  }
   SECTION("ldm-sample: --n 0") {
     check_clear_error(sample({"--n", "0"}), "ldm-sample", "--n: Value 0 not in range");
   }
