@@ -1,6 +1,8 @@
 // CPU conv2d and conv_transpose2d (NCHW, PyTorch semantics: no dilation, no groups, output
-// padding 0). Every pass is one large OpenBLAS gemm over the whole batch (im2col / col2im
-// around it), so the batch, not the small spatial size, fills the gemm's wide dimension.
+// padding 0). Every pass is im2col / col2im around OpenBLAS gemms over chunks of the batch, so
+// the batch, not the small spatial size, fills the gemm's wide dimension; the batch is split
+// into a fixed number of parts that run in parallel, so results do not depend on the thread
+// count.
 #pragma once
 
 #include "kernels/args.h"
