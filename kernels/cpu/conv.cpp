@@ -21,11 +21,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <new>
-#include <vector>
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/scratch.h"
+#include "kernels/cpu/transpose.h"
+#include "kernels/cpu/winograd.h"
+#include <cstdlib>
 
 namespace ldm::kernels::cpu {
 namespace {
@@ -38,35 +40,7 @@ constexpr int64_t kDirectMinHW = 256;
 
 constexpr int64_t kLanes = 8;
 
-// Cache-line aligned, so that the copies in and out of the gemm start on whole vectors.
-template <typename T>
-struct AlignedAllocator {
-  using value_type = T;
-  AlignedAllocator() = default;
-  template <typename U>
-  explicit AlignedAllocator(const AlignedAllocator<U>&) {}
-  T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
-  }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
-  friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) { return true; }
-};
-
-enum class Slot { kCol, kMat, kWeight, kPlane, kPartials, kCount };
-
-// Per-thread scratch that only grows; the old contents are dropped before growing so that peak
-// memory is one buffer, not two.
-template <typename T>
-T* scratch(Slot slot, int64_t n) {
-  thread_local std::vector<T, AlignedAllocator<T>> bufs[static_cast<int>(Slot::kCount)];
-  auto& b = bufs[static_cast<int>(slot)];
-  if (static_cast<int64_t>(b.size()) < n) {
-    b.clear();
-    b.shrink_to_fit();
-    b.resize(static_cast<std::size_t>(n));
-  }
-  return b.data();
-}
+enum class Slot { kCol, kMat, kWeight, kPlane, kPartials };
 
 // An image [C, H, W] seen through K x K windows at stride s and padding p, one window per point
 // of an Ho x Wo grid. conv2d: the image is x and the grid y; conv_transpose2d: the image is y and
@@ -172,24 +146,6 @@ void rows_to_batch(const T* src, int64_t nb, int64_t C, int64_t HW, const T* bia
       const T* __restrict s = src + (c * nb + n) * HW;
       T* __restrict d = dst + (n * C + c) * HW;
       for (int64_t j = 0; j < HW; ++j) d[j] = s[j] + b;
-    }
-  }
-}
-
-// dst[j * ldd + i] = src[i * lds + j] + bias[j] (bias may be null) for i < rows, j < cols.
-// Square tiles, so that both sides are walked a cache line at a time.
-template <typename T>
-void transpose_2d(const T* __restrict src, int64_t lds, int64_t rows, int64_t cols,
-                  const T* bias, T* __restrict dst, int64_t ldd) {
-  constexpr int64_t kTile = 16;
-  for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
-    const int64_t i1 = std::min(rows, i0 + kTile);
-    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
-      const int64_t j1 = std::min(cols, j0 + kTile);
-      for (int64_t j = j0; j < j1; ++j) {
-        const T b = bias ? bias[j] : T(0);
-        for (int64_t i = i0; i < i1; ++i) dst[j * ldd + i] = src[i * lds + j] + b;
-      }
     }
   }
 }
@@ -300,7 +256,7 @@ void im2col_channel_rows(const Geom& g, const T* img, int64_t nb, T* col) {
     return;
   }
   const int64_t P = nb * g.hwo();
-  T* pp = g.p > 0 ? scratch<T>(Slot::kPlane, g.hp() * g.wp()) : nullptr;
+  T* pp = g.p > 0 ? scratch<T, Slot::kPlane>(g.hp() * g.wp()) : nullptr;
   for (int64_t c = 0; c < g.C; ++c) {
     for (int64_t n = 0; n < nb; ++n) {
       const T* plane = img + (n * g.C + c) * g.hw();
@@ -322,7 +278,7 @@ void col2im_channel_rows(const Geom& g, const T* col, int64_t nb, const T* bias,
     return;
   }
   const int64_t P = nb * g.hwo(), Wp = g.wp();
-  T* pp = g.p > 0 ? scratch<T>(Slot::kPlane, g.hp() * Wp) : nullptr;
+  T* pp = g.p > 0 ? scratch<T, Slot::kPlane>(g.hp() * Wp) : nullptr;
   for (int64_t c = 0; c < g.C; ++c) {
     const T b = bias ? bias[c] : T(0);
     for (int64_t n = 0; n < nb; ++n) {
@@ -366,7 +322,7 @@ void pad_channels_last(const Geom& g, const T* img, T* pp) {
 template <typename T>
 void im2col_pixel_rows(const Geom& g, const T* img, int64_t nb, T* col) {
   const int64_t KC = g.K * g.C, KKC = g.K * KC, Wp = g.wp();
-  T* pp = scratch<T>(Slot::kPlane, g.hp() * Wp * g.C);
+  T* pp = scratch<T, Slot::kPlane>(g.hp() * Wp * g.C);
   for (int64_t n = 0; n < nb; ++n) {
     pad_channels_last(g, img + n * g.C * g.hw(), pp);
     for (int64_t oh = 0; oh < g.Ho; ++oh) {
@@ -387,7 +343,7 @@ void im2col_pixel_rows(const Geom& g, const T* img, int64_t nb, T* col) {
 template <typename T>
 void col2im_pixel_rows(const Geom& g, const T* col, int64_t nb, const T* bias, T* img) {
   const int64_t KC = g.K * g.C, KKC = g.K * KC, Wp = g.wp(), rowp = Wp * g.C;
-  T* pp = scratch<T>(Slot::kPlane, g.hp() * rowp);
+  T* pp = scratch<T, Slot::kPlane>(g.hp() * rowp);
   for (int64_t n = 0; n < nb; ++n) {
     std::fill(pp, pp + g.hp() * rowp, T(0));
     for (int64_t oh = 0; oh < g.Ho; ++oh) {
@@ -431,7 +387,7 @@ void col2im(Layout layout, const Geom& g, const T* col, int64_t nb, const T* bia
 template <typename T>
 const T* layout_weights(Layout layout, const T* w, int64_t A, int64_t B, int64_t KK) {
   if (layout == Layout::kChannelRows) return w;
-  T* wr = scratch<T>(Slot::kWeight, 2 * A * B * KK);
+  T* wr = scratch<T, Slot::kWeight>(2 * A * B * KK);
   swap_inner(w, A, B, KK, wr);
   return wr;
 }
@@ -441,7 +397,7 @@ const T* layout_weights(Layout layout, const T* w, int64_t A, int64_t B, int64_t
 template <typename T>
 T* layout_weight_grad(Layout layout, T* dw, int64_t A, int64_t B, int64_t KK) {
   if (layout == Layout::kChannelRows) return dw;
-  return scratch<T>(Slot::kWeight, 2 * A * B * KK) + A * B * KK;
+  return scratch<T, Slot::kWeight>(2 * A * B * KK) + A * B * KK;
 }
 
 template <typename T>
@@ -486,6 +442,10 @@ void sum_parts(const T* partials, int64_t parts, int64_t n, T* out) {
 
 template <typename T>
 void conv2d_forward(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* y) {
+  if (winograd_applies(a) && !std::getenv("LDM_NO_WINOGRAD")) {
+    winograd_conv2d_forward(a, x, w, bias, y);
+    return;
+  }
   const Geom g = conv_geom(a);
   const int64_t R = g.rows(), HWi = g.hw(), HWo = g.hwo();
   if (is_pointwise(g) && HWo >= kDirectMinHW) {
@@ -506,8 +466,8 @@ void conv2d_forward(const Conv2dArgs& a, const T* x, const T* w, const T* bias, 
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < parts; ++i) {
     const Part part = batch_part(a.N, parts, i, R * HWo);
-    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWo);
-    T* ymat = scratch<T>(Slot::kMat, a.C_out * part.chunk * HWo);
+    T* col = scratch<T, Slot::kCol>(R * part.chunk * HWo);
+    T* ymat = scratch<T, Slot::kMat>(a.C_out * part.chunk * HWo);
     for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
       const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWo;
       const ColOperand c = col_as_rp(layout, R, P);
@@ -525,6 +485,10 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
   const Geom g = conv_geom(a);
   const int64_t R = g.rows(), HWi = g.hw(), HWo = g.hwo(), KK = g.K * g.K;
   if (db) bias_grad(dy, a.N, a.C_out, HWo, db);
+  if (winograd_applies(a) && !std::getenv("LDM_NO_WINOGRAD")) {
+    winograd_conv2d_backward(a, x, w, dy, dx, dw);
+    return;
+  }
   if (!dx && !dw) return;
   if (a.N == 0) {
     if (dw) std::fill(dw, dw + a.C_out * R, T(0));  // no part will overwrite it
@@ -535,7 +499,7 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
   const Layout layout = choose_layout(g);
   const T* wk = dx && !direct ? layout_weights(layout, w, a.C_out, a.C_in, KK) : w;
   // Each part's dw [C_out, R] (in the layout's column order), summed after the parallel loop.
-  T* dw_parts = dw ? scratch<T>(Slot::kPartials, parts * dw_size) : nullptr;
+  T* dw_parts = dw ? scratch<T, Slot::kPartials>(parts * dw_size) : nullptr;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < parts; ++i) {
     T* dwp = dw ? dw_parts + i * dw_size : nullptr;
@@ -556,8 +520,8 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
       continue;
     }
     const Part part = batch_part(a.N, parts, i, R * HWo);
-    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWo);
-    T* dymat = scratch<T>(Slot::kMat, a.C_out * part.chunk * HWo);
+    T* col = scratch<T, Slot::kCol>(R * part.chunk * HWo);
+    T* dymat = scratch<T, Slot::kMat>(a.C_out * part.chunk * HWo);
     for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
       const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWo;
       const ColOperand c = col_as_rp(layout, R, P);
@@ -597,8 +561,8 @@ void conv_transpose2d_forward(const Conv2dArgs& a, const T* x, const T* w, const
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < parts; ++i) {
     const Part part = batch_part(a.N, parts, i, R * HWx);
-    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWx);
-    T* xmat = scratch<T>(Slot::kMat, a.C_in * part.chunk * HWx);
+    T* col = scratch<T, Slot::kCol>(R * part.chunk * HWx);
+    T* xmat = scratch<T, Slot::kMat>(a.C_in * part.chunk * HWx);
     for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
       const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWx;
       batch_to_rows(x + n0 * a.C_in * HWx, cur, a.C_in, HWx, xmat);
@@ -623,13 +587,13 @@ void conv_transpose2d_backward(const Conv2dArgs& a, const T* x, const T* w, cons
   const int64_t parts = part_count(a.N), dw_size = a.C_in * R;
   const Layout layout = choose_layout(g);
   const T* wk = dx ? layout_weights(layout, w, a.C_in, a.C_out, KK) : nullptr;
-  T* dw_parts = dw ? scratch<T>(Slot::kPartials, parts * dw_size) : nullptr;
+  T* dw_parts = dw ? scratch<T, Slot::kPartials>(parts * dw_size) : nullptr;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < parts; ++i) {
     T* dwp = dw ? dw_parts + i * dw_size : nullptr;
     const Part part = batch_part(a.N, parts, i, R * HWx);
-    T* col = scratch<T>(Slot::kCol, R * part.chunk * HWx);
-    T* xmat = scratch<T>(Slot::kMat, a.C_in * part.chunk * HWx);
+    T* col = scratch<T, Slot::kCol>(R * part.chunk * HWx);
+    T* xmat = scratch<T, Slot::kMat>(a.C_in * part.chunk * HWx);
     for (int64_t n0 = part.begin; n0 < part.end; n0 += part.chunk) {
       const int64_t cur = std::min(part.chunk, part.end - n0), P = cur * HWx;
       const ColOperand c = col_as_rp(layout, R, P);

@@ -31,6 +31,16 @@ LDM_OP_CASES(std::vector<OpCase>{
      {normal("x", {2, 3, 8, 6}), normal("w", {4, 3, 4, 4}), normal("b", {4})}, conv(2, 1, true)},
     {OpKind::kConv2d, "4x4 stride 2 pad 1 odd",
      {normal("x", {1, 2, 9, 7}), normal("w", {3, 2, 4, 4}), normal("b", {3})}, conv(2, 1, true)},
+    // 3x3 stride 1 pad 1 with 16+ channels on both sides runs the Winograd kernel: odd and
+    // even sizes, a plane of one tile, with and without bias.
+    {OpKind::kConv2d, "3x3 pad 1 winograd odd",
+     {normal("x", {2, 16, 5, 7}), normal("w", {17, 16, 3, 3}), normal("b", {17})},
+     conv(1, 1, true)},
+    {OpKind::kConv2d, "3x3 pad 1 winograd even no bias",
+     {normal("x", {3, 18, 4, 6}), normal("w", {16, 18, 3, 3})}, conv(1, 1, false)},
+    {OpKind::kConv2d, "3x3 pad 1 winograd one tile",
+     {normal("x", {2, 16, 2, 1}), normal("w", {16, 16, 3, 3}), normal("b", {16})},
+     conv(1, 1, true)},
     {OpKind::kConvTranspose2d, "4x4 stride 2 pad 1",
      {normal("x", {2, 3, 4, 5}), normal("w", {3, 4, 4, 4}), normal("b", {4})}, conv_t(2, 1, true)},
     {OpKind::kConvTranspose2d, "4x4 stride 2 pad 1 odd no bias",
