@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
@@ -34,7 +35,7 @@ constexpr int64_t kMinChannels = 16;
 
 // Elements of V and M (or dM) per batch chunk: the chunk's tiles stay in the last-level cache
 // between their transform and their gemm.
-constexpr int64_t kTileBudget = int64_t{1} << 22;
+constexpr int64_t kTileBudget = int64_t{1} << 20;
 
 // The distance between the matrices of consecutive tile elements, for matrices of n values:
 // rounded up to whole 4 KiB pages plus one cache line. The transforms write all 16 matrices
@@ -188,11 +189,15 @@ void filter_grad(const Conv2dArgs& a, const T* du, T* dw) {
 template <typename T>
 void to_channels_last(const T* img, int64_t C, int64_t H, int64_t W, int64_t rows,
                       int64_t cols, int64_t top, int64_t left, T* dst) {
-  std::fill(dst, dst + rows * cols * C, T(0));
+  const int64_t row = cols * C;
+  std::fill(dst, dst + top * row, T(0));
   for (int64_t h = 0; h < H; ++h) {
-    transpose_2d(img + h * W, H * W, C, W, static_cast<const T*>(nullptr),
-                 dst + ((top + h) * cols + left) * C, C);
+    T* d = dst + (top + h) * row;
+    std::fill(d, d + left * C, T(0));
+    transpose_2d(img + h * W, H * W, C, W, static_cast<const T*>(nullptr), d + left * C, C);
+    std::fill(d + (left + W) * C, d + row, T(0));
   }
+  std::fill(dst + (top + H) * row, dst + rows * row, T(0));
 }
 
 // The inverse: src [rows, cols, C] at (top, left) -> img [C, H, W], plus bias[c] if not null.
@@ -204,24 +209,63 @@ void from_channels_last(const T* src, int64_t C, int64_t H, int64_t W, int64_t c
   }
 }
 
+// The tile loops below run over channels, a vector of kLanes channels at a time (GCC vector
+// extensions, which the tile transforms above accept as their value type), then one channel at a
+// time for the rest.
+template <typename T>
+struct VecOf;
+template <>
+struct VecOf<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct VecOf<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+template <typename T>
+using Vec = typename VecOf<T>::type;
+
+template <typename T>
+constexpr int64_t kLanes = 64 / sizeof(T);
+
+template <typename V, typename T>
+inline V load(const T* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename V, typename T>
+inline void store(T* p, const V& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// step(V{}, c) for the channels c .. c + lanes(V) - 1, over all C channels.
+template <typename T, typename Step>
+inline void over_channels(int64_t C, Step&& step) {
+  int64_t c = 0;
+  for (; c + kLanes<T> <= C; c += kLanes<T>) step(Vec<T>{}, c);
+  for (; c < C; ++c) step(T{}, c);
+}
+
 // One sample's image (channels-last, padded by 1, [ph, pw, C]) -> rows [tiles] of each V[e],
 // V[e] row t at v + e * vs + t * C.
 template <typename T>
-void input_tiles(const Tiling& g, const T* __restrict img, int64_t C, T* __restrict v,
-                 int64_t vs) {
+void input_tiles(const Tiling& g, const T* img, int64_t C, T* v, int64_t vs) {
   const int64_t row = g.pw() * C;
   for (int64_t ti = 0; ti < g.TH; ++ti) {
     for (int64_t tj = 0; tj < g.TW; ++tj) {
-      const T* __restrict d = img + 2 * ti * row + 2 * tj * C;
-      T* __restrict out = v + (ti * g.TW + tj) * C;
-      for (int64_t c = 0; c < C; ++c) {
-        T tile[kElems], tv[kElems];
+      const T* d = img + 2 * ti * row + 2 * tj * C;
+      T* out = v + (ti * g.TW + tj) * C;
+      over_channels<T>(C, [&](auto lanes, int64_t c) {
+        using V = decltype(lanes);
+        V tile[kElems], tv[kElems];
         for (int i = 0; i < 4; ++i) {
-          for (int j = 0; j < 4; ++j) tile[i * 4 + j] = d[i * row + j * C + c];
+          for (int j = 0; j < 4; ++j) tile[i * 4 + j] = load<V>(d + i * row + j * C + c);
         }
         input_tile(tile, tv);
-        for (int e = 0; e < kElems; ++e) out[e * vs + c] = tv[e];
-      }
+        for (int e = 0; e < kElems; ++e) store(out + e * vs + c, tv[e]);
+      });
     }
   }
 }
@@ -229,21 +273,24 @@ void input_tiles(const Tiling& g, const T* __restrict img, int64_t C, T* __restr
 // The adjoint of input_tiles: img [ph, pw, C] (zeroed by the caller) += B dV B^T of every
 // tile, tiles in order.
 template <typename T>
-void input_grad_tiles(const Tiling& g, const T* __restrict dv, int64_t vs, int64_t C,
-                      T* __restrict img) {
+void input_grad_tiles(const Tiling& g, const T* dv, int64_t vs, int64_t C, T* img) {
   const int64_t row = g.pw() * C;
   for (int64_t ti = 0; ti < g.TH; ++ti) {
     for (int64_t tj = 0; tj < g.TW; ++tj) {
-      T* __restrict d = img + 2 * ti * row + 2 * tj * C;
-      const T* __restrict in = dv + (ti * g.TW + tj) * C;
-      for (int64_t c = 0; c < C; ++c) {
-        T tile[kElems], td[kElems];
-        for (int e = 0; e < kElems; ++e) tile[e] = in[e * vs + c];
+      T* d = img + 2 * ti * row + 2 * tj * C;
+      const T* in = dv + (ti * g.TW + tj) * C;
+      over_channels<T>(C, [&](auto lanes, int64_t c) {
+        using V = decltype(lanes);
+        V tile[kElems], td[kElems];
+        for (int e = 0; e < kElems; ++e) tile[e] = load<V>(in + e * vs + c);
         input_grad_tile(tile, td);
         for (int i = 0; i < 4; ++i) {
-          for (int j = 0; j < 4; ++j) d[i * row + j * C + c] += td[i * 4 + j];
+          for (int j = 0; j < 4; ++j) {
+            T* p = d + i * row + j * C + c;
+            store(p, load<V>(p) + td[i * 4 + j]);
+          }
         }
-      }
+      });
     }
   }
 }
@@ -251,21 +298,21 @@ void input_grad_tiles(const Tiling& g, const T* __restrict dv, int64_t vs, int64
 // Rows [tiles] of each M[e] (row t at m + e * ms + t * C) -> one sample's output, channels
 // last, [2 * TH, 2 * TW, C].
 template <typename T>
-void output_tiles(const Tiling& g, const T* __restrict m, int64_t ms, int64_t C,
-                  T* __restrict img) {
+void output_tiles(const Tiling& g, const T* m, int64_t ms, int64_t C, T* img) {
   const int64_t row = 2 * g.TW * C;
   for (int64_t ti = 0; ti < g.TH; ++ti) {
     for (int64_t tj = 0; tj < g.TW; ++tj) {
-      const T* __restrict in = m + (ti * g.TW + tj) * C;
-      T* __restrict d = img + 2 * ti * row + 2 * tj * C;
-      for (int64_t c = 0; c < C; ++c) {
-        T tile[kElems], ty[4];
-        for (int e = 0; e < kElems; ++e) tile[e] = in[e * ms + c];
+      const T* in = m + (ti * g.TW + tj) * C;
+      T* d = img + 2 * ti * row + 2 * tj * C;
+      over_channels<T>(C, [&](auto lanes, int64_t c) {
+        using V = decltype(lanes);
+        V tile[kElems], ty[4];
+        for (int e = 0; e < kElems; ++e) tile[e] = load<V>(in + e * ms + c);
         output_tile(tile, ty);
         for (int i = 0; i < 2; ++i) {
-          for (int j = 0; j < 2; ++j) d[i * row + j * C + c] = ty[i * 2 + j];
+          for (int j = 0; j < 2; ++j) store(d + i * row + j * C + c, ty[i * 2 + j]);
         }
-      }
+      });
     }
   }
 }
@@ -273,21 +320,21 @@ void output_tiles(const Tiling& g, const T* __restrict m, int64_t ms, int64_t C,
 // The adjoint of output_tiles: one sample's dy, channels last [2 * TH, 2 * TW, C] with zeros
 // where an odd size has no pixel -> rows [tiles] of each dM[e].
 template <typename T>
-void output_grad_tiles(const Tiling& g, const T* __restrict img, int64_t C, T* __restrict dm,
-                       int64_t ms) {
+void output_grad_tiles(const Tiling& g, const T* img, int64_t C, T* dm, int64_t ms) {
   const int64_t row = 2 * g.TW * C;
   for (int64_t ti = 0; ti < g.TH; ++ti) {
     for (int64_t tj = 0; tj < g.TW; ++tj) {
-      const T* __restrict d = img + 2 * ti * row + 2 * tj * C;
-      T* __restrict out = dm + (ti * g.TW + tj) * C;
-      for (int64_t c = 0; c < C; ++c) {
-        T ty[4], tile[kElems];
+      const T* d = img + 2 * ti * row + 2 * tj * C;
+      T* out = dm + (ti * g.TW + tj) * C;
+      over_channels<T>(C, [&](auto lanes, int64_t c) {
+        using V = decltype(lanes);
+        V ty[4], tile[kElems];
         for (int i = 0; i < 2; ++i) {
-          for (int j = 0; j < 2; ++j) ty[i * 2 + j] = d[i * row + j * C + c];
+          for (int j = 0; j < 2; ++j) ty[i * 2 + j] = load<V>(d + i * row + j * C + c);
         }
         output_grad_tile(ty, tile);
-        for (int e = 0; e < kElems; ++e) out[e * ms + c] = tile[e];
-      }
+        for (int e = 0; e < kElems; ++e) store(out + e * ms + c, tile[e]);
+      });
     }
   }
 }

@@ -32,7 +32,8 @@ LDM_OP_CASES(std::vector<OpCase>{
     {OpKind::kConv2d, "4x4 stride 2 pad 1 odd",
      {normal("x", {1, 2, 9, 7}), normal("w", {3, 2, 4, 4}), normal("b", {3})}, conv(2, 1, true)},
     // 3x3 stride 1 pad 1 with 16+ channels on both sides runs the Winograd kernel: odd and
-    // even sizes, a plane of one tile, with and without bias.
+    // even sizes, a plane of one tile, with and without bias. (Batches of several tile chunks
+    // are too large for finite differences; the PyTorch cross-check covers them.)
     {OpKind::kConv2d, "3x3 pad 1 winograd odd",
      {normal("x", {2, 16, 5, 7}), normal("w", {17, 16, 3, 3}), normal("b", {17})},
      conv(1, 1, true)},

@@ -324,6 +324,12 @@ def cases():
         conv2d("k3 s1 p1 batch 9, chunk per sample, channel rows", 9, 8, 128, 128, 4, 3, 1, 1),
         conv2d("k3 s1 p1 batch 9, chunk per sample, pixel rows", 9, 256, 16, 16, 8, 3, 1, 1),
         conv2d("k1 s1 p0 batch 9, direct NCHW gemms", 9, 8, 20, 20, 6, 1, 1, 0),
+        # Winograd (k3 s1 p1, 16+ channels each side): odd sizes with channel counts that are
+        # not a multiple of the 16-lane vectors, and batches split into several tile chunks.
+        conv2d("k3 s1 p1 winograd odd 19->17 ch", 3, 19, 7, 5, 17, 3, 1, 1),
+        conv2d("k3 s1 p1 winograd batch 9, two chunks", 9, 16, 32, 32, 16, 3, 1, 1),
+        conv2d("k3 s1 p1 winograd batch 9, five chunks", 9, 64, 32, 32, 64, 3, 1, 1,
+               bias=False),
         conv_transpose2d("k4 s2 p1 batch 9, chunk per sample", 9, 8, 64, 64, 16, 4, 2, 1),
         conv_transpose2d("k4 s2 p1 bias", 2, 4, 5, 6, 3, 4, 2, 1),
         conv_transpose2d("k4 s2 p1 no bias odd", 1, 5, 3, 7, 2, 4, 2, 1, bias=False),
