@@ -20,17 +20,19 @@ U-Net levels, attention at two of them and more classes; batch 4; about ten seco
 
 --time (a benchmark, not a test): one training step (zero_grad + forward + loss + backward +
 AdamW step) of each model at batch 64 on 2 threads, ours (`ldm-model-ref time`) and PyTorch
-(float32, our initial weights, the optimizer settings of the config) in one run; medians over
---steps steps after --warmup untimed ones, and the fastest step; a table with ours / PyTorch,
-and --json-out FILE.
-Ours runs first, before this process has done any PyTorch work, so that no idle PyTorch or
-OpenBLAS worker spins on the cores ours needs (the pitfall described in bench/torch_op_bench.py).
+(float32, our initial weights, the optimizer settings of the config) in one run: --rounds rounds
+of ours then PyTorch, each --steps steps after --warmup untimed ones; medians over all rounds,
+each round's ratio, and the fastest step; a table with ours / PyTorch, and --json-out FILE.
+Ours runs first, before this process has done any PyTorch work, and later rounds wait a second
+before ours, so that no idle PyTorch or OpenBLAS worker spins on the cores ours needs (the
+pitfall described in bench/torch_op_bench.py).
 
 Usage: /usr/bin/python3 bench/torch_reference.py --check --model-ref BUILD/bench/ldm-model-ref
            [--config configs/pneumonia28.json] [--set section.key=value ...] [--model M]
            [--batch N] [--keep DIR] [-v]
        /usr/bin/python3 bench/torch_reference.py --time --model-ref BUILD/bench/ldm-model-ref
-           [--config ...] [--batch 64] [--steps 10] [--warmup 2] [--json-out FILE]
+           [--config ...] [--batch 64] [--steps 10] [--warmup 2] [--rounds 3]
+           [--json-out FILE]
            [--torch-omp-wait-policy passive|active]
 (Debian's python3 has torch 1.13; a pyenv python3 on PATH may not.) The OPENBLAS_* variables
 are reported as each process sees them and never changed."""
@@ -815,18 +817,32 @@ def time_models(args):
     wall0 = time.perf_counter()
     models = ["vqvae", "unet"] if args.model == "all" else [args.model]
     results = {}
+    round_ratios = {m: [] for m in models}
     with tempfile.TemporaryDirectory(prefix="ldm-torchref-time-") as tmp:
-        # Ours first for every model: this process has done no PyTorch work yet (see above).
-        for m in models:
-            weights = os.path.join(tmp, f"{m}.safetensors")
-            report, cmd = run_ours_time(args, m, weights)
-            results[m] = {"ours": report, "command": cmd, "weights": weights}
-        load_mid = os.getloadavg()
-        torch.set_num_threads(THREADS)
-        for m in models:
-            print(f"torch: {m}", file=sys.stderr, flush=True)
-            results[m]["torch"] = time_torch(args, m, cfg, results[m]["ours"]["config"],
-                                             results[m]["weights"])
+        # Rounds of ours then PyTorch, so that a machine whose speed drifts during the run (a
+        # busy neighbour on a shared core) slows both sides alike; the medians are taken over
+        # the steps of all rounds.
+        for r in range(args.rounds):
+            for m in models:
+                # PyTorch's and OpenBLAS's idle workers in this process go to sleep after a
+                # while; until then they would spin on the cores ours needs (see above).
+                if r > 0:
+                    time.sleep(1.0)
+                weights = os.path.join(tmp, f"{m}.safetensors")
+                report, cmd = run_ours_time(args, m, weights)
+                if r == 0:
+                    results[m] = {"ours": report, "command": cmd, "weights": weights,
+                                  "torch": []}
+                else:
+                    results[m]["ours"]["steps"] += report["steps"]
+                torch.set_num_threads(THREADS)
+                print(f"torch: {m} (round {r + 1} of {args.rounds})", file=sys.stderr, flush=True)
+                steps = time_torch(args, m, cfg, results[m]["ours"]["config"], weights)
+                results[m]["torch"] += steps
+                round_ratios[m].append(statistics.median(s["total"] for s in report["steps"]) /
+                                       statistics.median(s["total"] for s in steps))
+            if r == 0:
+                load_mid = os.getloadavg()
     load_end = os.getloadavg()
     wall = time.perf_counter() - wall0
 
@@ -835,8 +851,8 @@ def time_models(args):
            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_WAIT_POLICY")}
     ctx = results[models[0]]["ours"]
     print(f"# ours vs PyTorch {torch.__version__}, {started:%Y-%m-%d %H:%M} UTC, load average "
-          f"{load_start[0]:.2f} at start, {load_mid[0]:.2f} after ours, {load_end[0]:.2f} at end; "
-          f"{wall:.0f} s")
+          f"{load_start[0]:.2f} at start, {load_mid[0]:.2f} after round 1, {load_end[0]:.2f} at "
+          f"end; {wall:.0f} s")
     print(f"# ours:  omp_max_threads={ctx['omp_max_threads']} "
           f"openblas_threads={ctx['openblas_threads']} "
           f"OPENBLAS_CORETYPE={ctx['OPENBLAS_CORETYPE']} "
@@ -848,14 +864,15 @@ def time_models(args):
           f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']} "
           f"OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}; {blas_cfg}; "
           f"mkldnn={torch.backends.mkldnn.is_available()}")
-    print(f"# {os.path.basename(args.config)}, batch {args.batch}, {THREADS} threads; medians of "
-          f"{args.steps} steps after {args.warmup} warm-up steps; step = zero_grad + forward + "
-          f"loss + backward + AdamW; ratio = ours / torch (< 1: we are faster)")
+    print(f"# {os.path.basename(args.config)}, batch {args.batch}, {THREADS} threads; {args.rounds} "
+          f"rounds of ours then PyTorch, each {args.steps} steps after {args.warmup} warm-up "
+          f"steps; medians over all rounds; step = zero_grad + forward + loss + backward + AdamW; "
+          f"ratio = ours / torch (< 1: we are faster)")
     print()
     print("| model | parameters | ours step (ms) | torch step (ms) | ours / torch "
-          "| best step ours / torch (ms) | ours fwd / bwd / opt (ms) "
+          "| ratio per round | best step ours / torch (ms) | ours fwd / bwd / opt (ms) "
           "| torch fwd / bwd / opt (ms) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---|---:|---:|---:|")
     rows = []
     for m in models:
         o, t = medians(results[m]["ours"]["steps"]), medians(results[m]["torch"])
@@ -863,9 +880,11 @@ def time_models(args):
         rows.append({"model": m, "parameters": results[m]["ours"]["parameters"], "ours": o,
                      "torch": t, "ratio": ratio, "best_ratio": o["best"] / t["best"],
                      "ours_steps": results[m]["ours"]["steps"],
-                     "torch_steps": results[m]["torch"], "command": results[m]["command"]})
+                     "torch_steps": results[m]["torch"], "command": results[m]["command"],
+                     "round_ratios": round_ratios[m]})
+        per_round = ", ".join(f"{x:.2f}" for x in round_ratios[m])
         print(f"| {m} | {results[m]['ours']['parameters']:,} | {fmt_ms(o['total'])} "
-              f"| {fmt_ms(t['total'])} | **{ratio:.2f}** "
+              f"| {fmt_ms(t['total'])} | **{ratio:.2f}** | {per_round} "
               f"| {fmt_ms(o['best'])} / {fmt_ms(t['best'])} = {o['best'] / t['best']:.2f} "
               f"| {fmt_ms(o['fwd'])} / {fmt_ms(o['bwd'])} / {fmt_ms(o['opt'])} "
               f"| {fmt_ms(t['fwd'])} / {fmt_ms(t['bwd'])} / {fmt_ms(t['opt'])} |")
@@ -898,6 +917,7 @@ def main():
                     "--time)")
     ap.add_argument("--steps", type=int, default=10, help="--time: timed steps per model")
     ap.add_argument("--warmup", type=int, default=2, help="--time: untimed steps first")
+    ap.add_argument("--rounds", type=int, default=3, help="--time: rounds of ours then PyTorch")
     ap.add_argument("--json-out", help="--time: also write all numbers to this JSON file")
     ap.add_argument("--torch-omp-wait-policy", choices=("passive", "active"),
                     help="--time: OMP_WAIT_POLICY for the PyTorch side only (default: as "
@@ -909,8 +929,8 @@ def main():
         sys.exit(f"torch_reference: {args.model_ref} is not an executable (build ldm-model-ref)")
     if args.batch is None:
         args.batch = 4 if args.check else 64
-    if args.batch < 1 or args.steps < 1 or args.warmup < 0:
-        sys.exit("torch_reference: --batch and --steps must be >= 1, --warmup >= 0")
+    if args.batch < 1 or args.steps < 1 or args.rounds < 1 or args.warmup < 0:
+        sys.exit("torch_reference: --batch, --steps and --rounds must be >= 1, --warmup >= 0")
 
     args.ours_env = dict(os.environ)  # ldm-model-ref gets the environment we were started with
     if args.torch_omp_wait_policy:

@@ -45,7 +45,10 @@ int64_t element_stride(int64_t n) {
   return (n + kPage - 1) / kPage * kPage + kLine;
 }
 
-enum class Slot { kFilters, kFilterGrad, kInput, kProducts, kImage };
+// Filters per task of the filter transforms (a multiple of every vector width).
+constexpr int64_t kFilterBlock = 1024;
+
+enum class Slot { kFilterRows, kFilters, kFilterGrad, kInput, kProducts, kImage };
 
 struct Tiling {
   int64_t H, W;    // plane size, the same for input and output
@@ -70,21 +73,22 @@ int64_t batch_chunk(const Conv2dArgs& a, const Tiling& g) {
 
 // ---- the transforms of one tile, as 4-point steps applied to columns, then rows ----
 // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
-// A^T = [1 1 1 0; 0 1 -1 -1]. s and d are strided views of one column or row of a tile.
+// A^T = [1 1 1 0; 0 1 -1 -1]. s and d are strided views of one column or row of a tile, of
+// scalars or of vectors (0.5f converts exactly to either element type).
 
 template <int kS, int kD, typename T>
 inline void g_step(const T* s, T* d) {  // d[4] = G s[3]
   d[0] = s[0];
-  d[kD] = T(0.5) * (s[0] + s[kS] + s[2 * kS]);
-  d[2 * kD] = T(0.5) * (s[0] - s[kS] + s[2 * kS]);
+  d[kD] = (s[0] + s[kS] + s[2 * kS]) * 0.5f;
+  d[2 * kD] = (s[0] - s[kS] + s[2 * kS]) * 0.5f;
   d[3 * kD] = s[2 * kS];
 }
 
 template <int kS, int kD, typename T>
 inline void gt_step(const T* s, T* d) {  // d[3] = G^T s[4]
-  d[0] = s[0] + T(0.5) * (s[kS] + s[2 * kS]);
-  d[kD] = T(0.5) * (s[kS] - s[2 * kS]);
-  d[2 * kD] = T(0.5) * (s[kS] + s[2 * kS]) + s[3 * kS];
+  d[0] = s[0] + (s[kS] + s[2 * kS]) * 0.5f;
+  d[kD] = (s[kS] - s[2 * kS]) * 0.5f;
+  d[2 * kD] = (s[kS] + s[2 * kS]) * 0.5f + s[3 * kS];
 }
 
 template <int kS, int kD, typename T>
@@ -159,30 +163,6 @@ inline void output_grad_tile(const T* dy, T* dm) {  // dm = A dy (2x2) A^T
   for (int i = 0; i < 4; ++i) a_step<1, 1>(r + i * 2, dm + i * 4);
 }
 
-// ---- filters ----
-
-// w [C_out, C_in, 3, 3] -> u: U[e] [C_out, C_in] at u + e * element_stride(C_out * C_in).
-template <typename T>
-void transform_filters(const Conv2dArgs& a, const T* w, T* u) {
-  const int64_t pairs = a.C_out * a.C_in, es = element_stride(pairs);
-  parallel_for(pairs, 9 * kElems, [&](int64_t k) {
-    T tile[kElems];
-    filter_tile(w + k * 9, tile);
-    for (int e = 0; e < kElems; ++e) u[e * es + k] = tile[e];
-  });
-}
-
-// The adjoint of transform_filters: du (same layout) -> dw [C_out, C_in, 3, 3].
-template <typename T>
-void filter_grad(const Conv2dArgs& a, const T* du, T* dw) {
-  const int64_t pairs = a.C_out * a.C_in, es = element_stride(pairs);
-  parallel_for(pairs, 9 * kElems, [&](int64_t k) {
-    T tile[kElems];
-    for (int e = 0; e < kElems; ++e) tile[e] = du[e * es + k];
-    filter_grad_tile(tile, dw + k * 9);
-  });
-}
-
 // ---- images: one sample at a time, through a channels-last copy ----
 
 // img [C, H, W] -> dst [rows, cols, C], the image at row `top`, column `left`, zeros around.
@@ -242,10 +222,50 @@ inline void store(T* p, const V& v) {
 
 // step(V{}, c) for the channels c .. c + lanes(V) - 1, over all C channels.
 template <typename T, typename Step>
-inline void over_channels(int64_t C, Step&& step) {
+inline void over_lanes(int64_t C, Step&& step) {
   int64_t c = 0;
   for (; c + kLanes<T> <= C; c += kLanes<T>) step(Vec<T>{}, c);
   for (; c < C; ++c) step(T{}, c);
+}
+
+// ---- filters ----
+
+// w [C_out, C_in, 3, 3] -> u: U[e] [C_out, C_in] at u + e * element_stride(C_out * C_in).
+// The filters are first transposed to [9, C_out * C_in], so that the transform runs on vectors
+// of filters.
+template <typename T>
+void transform_filters(const Conv2dArgs& a, const T* w, T* u) {
+  const int64_t pairs = a.C_out * a.C_in, es = element_stride(pairs);
+  T* wt = scratch<T, Slot::kFilterRows>(9 * pairs);
+  transpose_2d(w, 9, pairs, 9, static_cast<const T*>(nullptr), wt, pairs);
+  parallel_chunks(pairs, kFilterBlock, [&](int64_t begin, int64_t end) {
+    over_lanes<T>(end - begin, [&](auto lanes, int64_t i) {
+      using V = decltype(lanes);
+      const int64_t k = begin + i;
+      V g[9], tile[kElems];
+      for (int j = 0; j < 9; ++j) g[j] = load<V>(wt + j * pairs + k);
+      filter_tile(g, tile);
+      for (int e = 0; e < kElems; ++e) store(u + e * es + k, tile[e]);
+    });
+  });
+}
+
+// The adjoint of transform_filters: du (same layout) -> dw [C_out, C_in, 3, 3].
+template <typename T>
+void filter_grad(const Conv2dArgs& a, const T* du, T* dw) {
+  const int64_t pairs = a.C_out * a.C_in, es = element_stride(pairs);
+  T* dwt = scratch<T, Slot::kFilterRows>(9 * pairs);
+  parallel_chunks(pairs, kFilterBlock, [&](int64_t begin, int64_t end) {
+    over_lanes<T>(end - begin, [&](auto lanes, int64_t i) {
+      using V = decltype(lanes);
+      const int64_t k = begin + i;
+      V tile[kElems], g[9];
+      for (int e = 0; e < kElems; ++e) tile[e] = load<V>(du + e * es + k);
+      filter_grad_tile(tile, g);
+      for (int j = 0; j < 9; ++j) store(dwt + j * pairs + k, g[j]);
+    });
+  });
+  transpose_2d(dwt, pairs, 9, pairs, static_cast<const T*>(nullptr), dw, 9);
 }
 
 // One sample's image (channels-last, padded by 1, [ph, pw, C]) -> rows [tiles] of each V[e],
@@ -257,7 +277,7 @@ void input_tiles(const Tiling& g, const T* img, int64_t C, T* v, int64_t vs) {
     for (int64_t tj = 0; tj < g.TW; ++tj) {
       const T* d = img + 2 * ti * row + 2 * tj * C;
       T* out = v + (ti * g.TW + tj) * C;
-      over_channels<T>(C, [&](auto lanes, int64_t c) {
+      over_lanes<T>(C, [&](auto lanes, int64_t c) {
         using V = decltype(lanes);
         V tile[kElems], tv[kElems];
         for (int i = 0; i < 4; ++i) {
@@ -279,7 +299,7 @@ void input_grad_tiles(const Tiling& g, const T* dv, int64_t vs, int64_t C, T* im
     for (int64_t tj = 0; tj < g.TW; ++tj) {
       T* d = img + 2 * ti * row + 2 * tj * C;
       const T* in = dv + (ti * g.TW + tj) * C;
-      over_channels<T>(C, [&](auto lanes, int64_t c) {
+      over_lanes<T>(C, [&](auto lanes, int64_t c) {
         using V = decltype(lanes);
         V tile[kElems], td[kElems];
         for (int e = 0; e < kElems; ++e) tile[e] = load<V>(in + e * vs + c);
@@ -304,7 +324,7 @@ void output_tiles(const Tiling& g, const T* m, int64_t ms, int64_t C, T* img) {
     for (int64_t tj = 0; tj < g.TW; ++tj) {
       const T* in = m + (ti * g.TW + tj) * C;
       T* d = img + 2 * ti * row + 2 * tj * C;
-      over_channels<T>(C, [&](auto lanes, int64_t c) {
+      over_lanes<T>(C, [&](auto lanes, int64_t c) {
         using V = decltype(lanes);
         V tile[kElems], ty[4];
         for (int e = 0; e < kElems; ++e) tile[e] = load<V>(in + e * ms + c);
@@ -326,7 +346,7 @@ void output_grad_tiles(const Tiling& g, const T* img, int64_t C, T* dm, int64_t 
     for (int64_t tj = 0; tj < g.TW; ++tj) {
       const T* d = img + 2 * ti * row + 2 * tj * C;
       T* out = dm + (ti * g.TW + tj) * C;
-      over_channels<T>(C, [&](auto lanes, int64_t c) {
+      over_lanes<T>(C, [&](auto lanes, int64_t c) {
         using V = decltype(lanes);
         V ty[4], tile[kElems];
         for (int i = 0; i < 2; ++i) {
