@@ -383,6 +383,9 @@ TEST_CASE("a zero-sized dimension never crashes an op", "[misuse]") {
   survives("conv2d with N = 0", [] {
     ops::conv2d(f32({0, 3, 5, 5}), f32({4, 3, 3, 3}), Tensor());
   });
+  survives("conv2d (Winograd: 3x3, 16 channels) with N = 0", [] {
+    ops::conv2d(f32({0, 16, 5, 5}), f32({16, 16, 3, 3}), Tensor(), 1, 1);
+  });
   survives("matmul with K = 0", [] { ops::matmul(f32({2, 0}), f32({0, 3})); });
 }
 

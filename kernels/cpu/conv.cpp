@@ -1,4 +1,5 @@
-// CPU conv2d / conv_transpose2d (see conv.h). Each pass is one OpenBLAS gemm per batch chunk,
+// CPU conv2d / conv_transpose2d (see conv.h). 3x3 stride-1 convs with 16+ channels go to
+// winograd.cpp; everything else is im2col here. Each pass is one OpenBLAS gemm per batch chunk,
 // whose wide dimension is P = nb * Ho * Wo: at the U-Net's 8x8 and 4x4 latents a gemm per
 // sample would be 64 or 16 columns wide and run far below peak.
 //
@@ -27,7 +28,6 @@
 #include "kernels/cpu/scratch.h"
 #include "kernels/cpu/transpose.h"
 #include "kernels/cpu/winograd.h"
-#include <cstdlib>
 
 namespace ldm::kernels::cpu {
 namespace {
@@ -442,7 +442,7 @@ void sum_parts(const T* partials, int64_t parts, int64_t n, T* out) {
 
 template <typename T>
 void conv2d_forward(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* y) {
-  if (winograd_applies(a) && !std::getenv("LDM_NO_WINOGRAD")) {
+  if (winograd_applies(a)) {
     winograd_conv2d_forward(a, x, w, bias, y);
     return;
   }
@@ -485,7 +485,7 @@ void conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const T* dy, T
   const Geom g = conv_geom(a);
   const int64_t R = g.rows(), HWi = g.hw(), HWo = g.hwo(), KK = g.K * g.K;
   if (db) bias_grad(dy, a.N, a.C_out, HWo, db);
-  if (winograd_applies(a) && !std::getenv("LDM_NO_WINOGRAD")) {
+  if (winograd_applies(a)) {
     winograd_conv2d_backward(a, x, w, dy, dx, dw);
     return;
   }

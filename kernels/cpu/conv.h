@@ -1,8 +1,9 @@
 // CPU conv2d and conv_transpose2d (NCHW, PyTorch semantics: no dilation, no groups, output
-// padding 0). Every pass is im2col / col2im around OpenBLAS gemms over chunks of the batch, so
-// the batch, not the small spatial size, fills the gemm's wide dimension; the batch is split
-// into a fixed number of parts that run in parallel, so results do not depend on the thread
-// count.
+// padding 0). A 3x3 conv2d with stride 1, padding 1 and 16+ channels on both sides (most of the
+// U-Net's and VQ-VAE's) runs Winograd F(2x2, 3x3) (winograd.h). Every other pass is im2col /
+// col2im around OpenBLAS gemms over chunks of the batch, so the batch, not the small spatial
+// size, fills the gemm's wide dimension; the batch is split into a fixed number of parts that
+// run in parallel. Either way results do not depend on the thread count.
 #pragma once
 
 #include "kernels/args.h"
