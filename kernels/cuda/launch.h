@@ -1,0 +1,26 @@
+// The one way kernels/cuda launches a kernel: `<<<>>>` under nvcc, the SIMT emulator under g++.
+// A function template, not a macro, so that both builds type-check the arguments against the
+// kernel's parameters.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+
+#include "kernels/cuda/dialect.h"
+
+namespace ldm::cuda {
+
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
+            cudaStream_t stream, Args&&... args) {
+  static_assert(sizeof...(Params) == sizeof...(Args), "launch: wrong number of kernel arguments");
+#ifdef __CUDACC__
+  kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
+#else
+  (void)stream;  // the emulator runs every launch to completion, in order
+  ::ldm::emu::run_grid(grid, block, shared_bytes,
+                       [&] { kernel(static_cast<Params>(args)...); });
+#endif
+}
+
+}  // namespace ldm::cuda
