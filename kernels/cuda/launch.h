@@ -4,11 +4,19 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "kernels/cuda/dialect.h"
 
-namespace ldm::cuda {
+namespace ldm::kernels::cuda {
+
+// Blocks for a grid-stride loop over n elements with `threads` a block: enough to cover n, at
+// most max_blocks (every loop in kernels/cuda strides, so fewer blocks are still correct).
+inline dim3 grid_for(int64_t n, int threads, int64_t max_blocks = 1024) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return dim3(static_cast<unsigned>(blocks < 1 ? 1 : (blocks > max_blocks ? max_blocks : blocks)));
+}
 
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
@@ -23,4 +31,4 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared
 #endif
 }
 
-}  // namespace ldm::cuda
+}  // namespace ldm::kernels::cuda

@@ -57,7 +57,7 @@ TEST_CASE("a shared-memory reduction is right in every thread and block order", 
     for (bool permute : {false, true}) {
       Options options(order, permute);
       std::vector<float> out(4, -1.0f);
-      cuda::launch(k::block_sum, dim3(4), dim3(128), 0, nullptr, in.data(), out.data());
+      kernels::cuda::launch(k::block_sum, dim3(4), dim3(128), 0, nullptr, in.data(), out.data());
       INFO(emu::to_string(order) << (permute ? ", permuted blocks" : ""));
       for (int b = 0; b < 4; ++b) {
         const float first = 1.0f + 128.0f * static_cast<float>(b), last = first + 127.0f;
@@ -74,7 +74,7 @@ TEST_CASE("a shared-memory reduction is right in every thread and block order", 
 TEST_CASE("shared memory starts every block as NaN, not as the last block left it", "[emu]") {
   const std::vector<float> in = {1.0f, 2.0f, 3.0f};
   std::vector<float> before(3, 0.0f), after(3, 0.0f);
-  cuda::launch(k::shared_starts_poisoned, dim3(3), dim3(32), 0, nullptr, in.data(),
+  kernels::cuda::launch(k::shared_starts_poisoned, dim3(3), dim3(32), 0, nullptr, in.data(),
                before.data(), after.data());
   for (std::size_t b = 0; b < 3; ++b) {
     CHECK(before[b] != before[b]);  // NaN
@@ -87,14 +87,14 @@ TEST_CASE("blocks run in a permuted order when asked", "[emu]") {
   int counter = 0, next = 0;
   {
     Options options(ThreadOrder::kForward, false);
-    cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(), &next);
+    kernels::cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(), &next);
   }
   CHECK(counter == 8 * 64);
   CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
   counter = next = 0;
   {
     Options options(ThreadOrder::kForward, true, 3);
-    cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(), &next);
+    kernels::cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(), &next);
   }
   CHECK(counter == 8 * 64);
   CHECK(order != std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
@@ -111,7 +111,7 @@ TEST_CASE("planted bug: a missing __syncthreads gives a wrong result in some ord
   for (ThreadOrder order : kOrders) {
     Options options(order);
     std::vector<float> out(1, 0.0f);
-    cuda::launch(k::block_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
+    kernels::cuda::launch(k::block_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
                  out.data());
     if (out[0] != 32.0f * 65.0f) ++wrong_orders;
   }
@@ -123,13 +123,13 @@ TEST_CASE("planted bug: a missing __syncthreads gives a wrong result in some ord
   for (std::size_t i = 0; i < 64; ++i) right[i] = in[i] + (i > 0 ? in[i - 1] : 0.0f);
   {
     Options options(ThreadOrder::kForward);
-    cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
+    kernels::cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
                  got.data());
     CHECK(got == right);
   }
   {
     Options options(ThreadOrder::kReverse);
-    cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
+    kernels::cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
                  got.data());
     CHECK(got != right);
   }
@@ -140,33 +140,33 @@ TEST_CASE("planted bug: a divergent barrier is reported", "[emu]") {
     Options options(order);
     INFO(emu::to_string(order));
     const std::string exited = kernel_error(
-        [] { cuda::launch(k::barrier_in_branch, dim3(2), dim3(32), 0, nullptr, 16); });
+        [] { kernels::cuda::launch(k::barrier_in_branch, dim3(2), dim3(32), 0, nullptr, 16); });
     CHECK_THAT(exited, Contains("divergent barrier in block (0,0,0)"));
     CHECK_THAT(exited, Contains("exited while 16 threads wait at __syncthreads at "
                                          "test_kernels.cpp:"));
     const std::string sites =
-        kernel_error([] { cuda::launch(k::barrier_per_parity, dim3(1), dim3(8), 0, nullptr); });
+        kernel_error([] { kernels::cuda::launch(k::barrier_per_parity, dim3(1), dim3(8), 0, nullptr); });
     CHECK_THAT(sites, Contains("divergent barrier"));
     CHECK_THAT(sites, Contains("waits at __syncthreads at test_kernels.cpp:"));
   }
   // Every thread at the barrier is fine, in every block.
   Options options(ThreadOrder::kShuffled);
   CHECK(kernel_error([] {
-          cuda::launch(k::barrier_in_branch, dim3(3), dim3(32), 0, nullptr, 32);
+          kernels::cuda::launch(k::barrier_in_branch, dim3(3), dim3(32), 0, nullptr, 32);
         }).empty());
 }
 
 TEST_CASE("planted bug: a write past dynamic shared memory is reported", "[emu]") {
   std::vector<float> out(32);
   const std::string error = kernel_error([&] {
-    cuda::launch(k::shared_write_past_end, dim3(1), dim3(32), 32 * sizeof(float), nullptr,
+    kernels::cuda::launch(k::shared_write_past_end, dim3(1), dim3(32), 32 * sizeof(float), nullptr,
                  out.data());
   });
   CHECK_THAT(error, Contains("block (0,0,0) wrote past the end of its 128 bytes of "
                                       "dynamic shared memory"));
   // With one float to spare it is within bounds, and buffer[0] still holds the NaN fill.
   CHECK(kernel_error([&] {
-          cuda::launch(k::shared_write_past_end, dim3(1), dim3(32), 33 * sizeof(float),
+          kernels::cuda::launch(k::shared_write_past_end, dim3(1), dim3(32), 33 * sizeof(float),
                        nullptr, out.data());
         }).empty());
   CHECK(out[0] != out[0]);
@@ -179,23 +179,23 @@ TEST_CASE("warp shuffles and votes follow CUDA's semantics", "[emu]") {
     Options options(order);
     INFO(emu::to_string(order));
     std::vector<float> sums(4);
-    cuda::launch(k::warp_sum_xor, dim3(2), dim3(64), 0, nullptr, in.data(), sums.data());
+    kernels::cuda::launch(k::warp_sum_xor, dim3(2), dim3(64), 0, nullptr, in.data(), sums.data());
     for (int w = 0; w < 4; ++w) {
       const float first = 1.0f + 32.0f * static_cast<float>(w);
       CHECK(sums[static_cast<std::size_t>(w)] == 16.0f * (2.0f * first + 31.0f));
     }
     std::vector<float> prefix(128);
-    cuda::launch(k::warp_prefix_up, dim3(1), dim3(128), 0, nullptr, in.data(), prefix.data());
+    kernels::cuda::launch(k::warp_prefix_up, dim3(1), dim3(128), 0, nullptr, in.data(), prefix.data());
     for (std::size_t i = 0; i < 128; ++i) {
       const float first = in[i / 32 * 32];
       CHECK(prefix[i] == (first + in[i]) * static_cast<float>(i % 32 + 1) / 2.0f);
     }
     std::vector<float> shifted(64);
-    cuda::launch(k::warp_shift_down, dim3(1), dim3(64), 0, nullptr, in.data(), shifted.data(),
+    kernels::cuda::launch(k::warp_shift_down, dim3(1), dim3(64), 0, nullptr, in.data(), shifted.data(),
                  5u);
     for (std::size_t i = 0; i < 64; ++i) CHECK(shifted[i] == (i % 32 < 27 ? in[i + 5] : in[i]));
     std::vector<unsigned> v(8);
-    cuda::launch(k::votes, dim3(1), dim3(64), 0, nullptr, v.data());
+    kernels::cuda::launch(k::votes, dim3(1), dim3(64), 0, nullptr, v.data());
     for (int w = 0; w < 2; ++w) {
       CHECK(v[4 * w + 0] == 0xaaaaaaaau);
       CHECK(v[4 * w + 1] == 1u);
@@ -211,11 +211,11 @@ TEST_CASE("planted bug: a shuffle from a lane outside the mask is reported", "[e
     Options options(order);
     INFO(emu::to_string(order));
     const std::string outside = kernel_error(
-        [&] { cuda::launch(k::shuffle_outside_mask, dim3(1), dim3(32), 0, nullptr, out.data()); });
+        [&] { kernels::cuda::launch(k::shuffle_outside_mask, dim3(1), dim3(32), 0, nullptr, out.data()); });
     CHECK_THAT(outside, Contains("__shfl_sync at test_kernels.cpp:"));
     CHECK_THAT(outside, Contains("reads lane 20, which is not in mask 0xffff"));
     const std::string absent = kernel_error([&] {
-      cuda::launch(k::shuffle_with_absent_lanes, dim3(1), dim3(32), 0, nullptr, out.data());
+      kernels::cuda::launch(k::shuffle_with_absent_lanes, dim3(1), dim3(32), 0, nullptr, out.data());
     });
     CHECK_THAT(absent, Contains("has exited (divergent warp collective)"));
   }
@@ -223,10 +223,10 @@ TEST_CASE("planted bug: a shuffle from a lane outside the mask is reported", "[e
 
 TEST_CASE("launches the hardware would refuse are refused before running", "[emu]") {
   std::vector<float> out(1);
-  CHECK_THROWS_AS(cuda::launch(k::block_sum, dim3(1), dim3(1025), 0, nullptr,
+  CHECK_THROWS_AS(kernels::cuda::launch(k::block_sum, dim3(1), dim3(1025), 0, nullptr,
                                static_cast<const float*>(out.data()), out.data()),
                   emu::LaunchError);
-  CHECK_THROWS_AS(cuda::launch(k::block_sum, dim3(0), dim3(32), 0, nullptr,
+  CHECK_THROWS_AS(kernels::cuda::launch(k::block_sum, dim3(0), dim3(32), 0, nullptr,
                                static_cast<const float*>(out.data()), out.data()),
                   emu::LaunchError);
   CHECK_THROWS_AS(emu::this_thread(), KernelError);  // not inside a kernel
