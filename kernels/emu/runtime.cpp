@@ -2,6 +2,8 @@
 // threads are fibers that yield back to run_block() at every barrier and warp collective.
 #include "kernels/emu/runtime.h"
 
+#include "kernels/emu/sanitizers.h"
+
 #include <algorithm>
 #include <boost/context/fiber.hpp>
 #include <boost/context/pooled_fixedsize_stack.hpp>
@@ -29,7 +31,9 @@ namespace {
 void poison_static_shared() {
   unsigned char* const begin = __start_ldm_emu_shared;
   unsigned char* const end = __stop_ldm_emu_shared;
-  if (begin && end > begin) std::memset(begin, 0xff, static_cast<std::size_t>(end - begin));
+  if (begin && end > begin) {
+    std::memset(begin, 0xff, static_cast<std::size_t>(end - begin));
+  }
 }
 
 namespace bctx = boost::context;
@@ -74,6 +78,11 @@ struct Thread {
   uint64_t value = 0;
   WarpValues result{};
   std::exception_ptr error;
+  // For the sanitizers (see sanitizers.h).
+  void* tsan_fiber = nullptr;
+  void* asan_fake_stack = nullptr;
+  const void* stack_bottom = nullptr;
+  std::size_t stack_size = 0;
 };
 
 // Guard bytes around dynamic shared memory, checked when the block ends.
@@ -86,6 +95,16 @@ struct Block {
   std::vector<unsigned char> shared;  // guard | dynamic shared memory | guard
   std::size_t shared_bytes = 0;
   std::string name;  // "block (x,y,z)"
+  // Set when the block failed: every suspended thread is then resumed once to unwind.
+  bool aborting = false;
+  // TSan sync objects: one for the block's barriers, one per warp for its collectives.
+  char barrier_sync = 0;
+  std::vector<char> warp_sync;
+  // The scheduler's side of the switches, for the sanitizers.
+  void* tsan_scheduler = nullptr;
+  void* asan_fake_stack = nullptr;
+  const void* scheduler_bottom = nullptr;
+  std::size_t scheduler_size = 0;
 
   std::string thread_name(const Thread& t) const {
     return name + " thread " + dims(t.ctx.thread_idx);
@@ -95,6 +114,28 @@ struct Block {
 thread_local Block* t_block = nullptr;
 thread_local LaunchOptions t_options;
 thread_local GridStats t_stats;
+// What each finished thread releases and the host acquires after its block (TSan only).
+thread_local char t_block_end_sync = 0;
+
+// Thrown inside a suspended thread's fiber to unwind it when its block has failed.
+struct Abort {};
+
+// Fiber stacks from the pool, with their bounds recorded for ASan.
+class RecordingStack {
+ public:
+  RecordingStack(bctx::pooled_fixedsize_stack pool, Thread& t) : pool_(std::move(pool)), t_(&t) {}
+  bctx::stack_context allocate() {
+    bctx::stack_context sc = pool_.allocate();
+    t_->stack_size = sc.size;
+    t_->stack_bottom = static_cast<const char*>(sc.sp) - sc.size;
+    return sc;
+  }
+  void deallocate(bctx::stack_context& sc) noexcept { pool_.deallocate(sc); }
+
+ private:
+  bctx::pooled_fixedsize_stack pool_;
+  Thread* t_;
+};
 
 Thread& current_thread(const char* what) {
   if (!t_block || !t_block->current) {
@@ -103,8 +144,24 @@ Thread& current_thread(const char* what) {
   return *t_block->current;
 }
 
+// The thread's side of a switch back to the scheduler; dying: its stack goes away after it.
+void leave_for_scheduler(Block& b, Thread& t, bool dying) {
+  san::switch_fiber(b.tsan_scheduler, false);
+  san::start_switch(dying ? nullptr : &t.asan_fake_stack, b.scheduler_bottom, b.scheduler_size);
+}
+
+// The thread's side of a switch from the scheduler.
+void arrived(Block& b, Thread& t) {
+  san::finish_switch(t.asan_fake_stack, &b.scheduler_bottom, &b.scheduler_size);
+}
+
 // Gives control back to the scheduler until it resumes this thread.
-void yield(Thread& t) { t.scheduler = std::move(t.scheduler).resume(); }
+void yield(Block& b, Thread& t) {
+  leave_for_scheduler(b, t, false);
+  t.scheduler = std::move(t.scheduler).resume();
+  arrived(b, t);
+  if (b.aborting) throw Abort{};
+}
 
 class BlockRunner {
  public:
@@ -118,6 +175,8 @@ class BlockRunner {
     std::fill_n(block_.shared.begin() + kGuardBytes, shared_bytes, 0xff);
     const int n = static_cast<int>(block_dim.count());
     block_.threads.resize(static_cast<std::size_t>(n));
+    block_.warp_sync.resize(static_cast<std::size_t>((n + kWarpSize - 1) / kWarpSize));
+    block_.tsan_scheduler = san::current_fiber();
     for (int i = 0; i < n; ++i) {
       Thread& t = block_.threads[static_cast<std::size_t>(i)];
       const unsigned u = static_cast<unsigned>(i);
@@ -127,20 +186,25 @@ class BlockRunner {
       t.ctx.block_dim = block_dim;
       t.ctx.grid_dim = grid;
       t.ctx.linear = i;
-      t.fiber = bctx::fiber(std::allocator_arg, stacks, [&t, &body](bctx::fiber&& sched) {
-        t.scheduler = std::move(sched);
-        try {
-          body();
-        } catch (const bctx::detail::forced_unwind&) {
-          throw;  // the fiber is being destroyed: let Boost unwind it
-        } catch (...) {
-          t.error = std::current_exception();
-        }
-        t.state = State::kDone;
-        return std::move(t.scheduler);
-      });
+      t.tsan_fiber = san::create_fiber();
+      Block* const b = &block_;
+      t.fiber = bctx::fiber(std::allocator_arg, RecordingStack(stacks, t),
+                            [&t, &body, b](bctx::fiber&& sched) {
+                              arrived(*b, t);
+                              t.scheduler = std::move(sched);
+                              run_thread(*b, t, body);
+                              leave_for_scheduler(*b, t, true);
+                              return std::move(t.scheduler);
+                            });
     }
   }
+
+  ~BlockRunner() {
+    for (Thread& t : block_.threads) san::destroy_fiber(t.tsan_fiber);
+  }
+
+  BlockRunner(const BlockRunner&) = delete;
+  BlockRunner& operator=(const BlockRunner&) = delete;
 
   void run() {
     poison_static_shared();
@@ -152,23 +216,25 @@ class BlockRunner {
     } restore{outer};
     std::vector<int> order(block_.threads.size());
     std::iota(order.begin(), order.end(), 0);
-    for (;;) {
-      arrange(order);
-      for (int i : order) {
-        Thread& t = block_.threads[static_cast<std::size_t>(i)];
-        if (t.state != State::kRunnable) continue;
-        block_.current = &t;
-        t.fiber = std::move(t.fiber).resume();
-        block_.current = nullptr;
-        ++t_stats.switches;
-        if (t.error) std::rethrow_exception(t.error);
+    try {
+      for (;;) {
+        arrange(order);
+        for (int i : order) {
+          Thread& t = block_.threads[static_cast<std::size_t>(i)];
+          if (t.state != State::kRunnable) continue;
+          enter(t);
+          if (t.error) std::rethrow_exception(t.error);
+        }
+        if (std::all_of(block_.threads.begin(), block_.threads.end(),
+                        [](const Thread& t) { return t.state == State::kDone; })) {
+          break;
+        }
+        if (complete_warp_collectives()) continue;
+        release_barrier();
       }
-      if (std::all_of(block_.threads.begin(), block_.threads.end(),
-                      [](const Thread& t) { return t.state == State::kDone; })) {
-        break;
-      }
-      if (complete_warp_collectives()) continue;
-      release_barrier();
+    } catch (...) {
+      abort_threads();
+      throw;
     }
     check_guards();
   }
@@ -176,6 +242,42 @@ class BlockRunner {
   void* shared() { return block_.shared.data() + kGuardBytes; }
 
  private:
+  // A thread's whole life on its fiber: the kernel body, unless the block failed before it
+  // started; an error is kept for the scheduler to rethrow.
+  static void run_thread(Block& b, Thread& t, const std::function<void()>& body) {
+    try {
+      if (!b.aborting) body();
+    } catch (const bctx::detail::forced_unwind&) {
+      throw;  // Boost is destroying the fiber: let it unwind
+    } catch (const Abort&) {
+      // unwound because the block failed
+    } catch (...) {
+      t.error = std::current_exception();
+    }
+    t.state = State::kDone;
+    san::release(&t_block_end_sync);
+  }
+
+  // Runs thread t until it yields or exits (the scheduler's side of the switch).
+  void enter(Thread& t) {
+    block_.current = &t;
+    san::switch_fiber(t.tsan_fiber, true);
+    san::start_switch(&block_.asan_fake_stack, t.stack_bottom, t.stack_size);
+    t.fiber = std::move(t.fiber).resume();
+    san::finish_switch(block_.asan_fake_stack, nullptr, nullptr);
+    block_.current = nullptr;
+    ++t_stats.switches;
+  }
+
+  // After an error: resumes every unfinished thread once, so that it unwinds its stack through
+  // the same annotated switches (rather than Boost's unannotated forced unwinding).
+  void abort_threads() noexcept {
+    block_.aborting = true;
+    for (Thread& t : block_.threads) {
+      if (t.state != State::kDone && t.fiber) enter(t);
+    }
+  }
+
   void arrange(std::vector<int>& order) {
     switch (t_options.order) {
       case ThreadOrder::kForward: std::sort(order.begin(), order.end()); break;
@@ -335,6 +437,12 @@ void run_grid(Dim3 grid, Dim3 block, std::size_t dynamic_shared_bytes,
       t_stats.block_order += dims(idx);
     }
     BlockRunner runner(grid, block, idx, dynamic_shared_bytes, body, stacks, rng);
+    // TSan: what the block's threads did happens before the host frees and refills their
+    // storage, and before whatever the host does next, also when the block fails (declared
+    // after the runner, so that it runs first). See sanitizers.h.
+    struct AcquireBlock {
+      ~AcquireBlock() { san::acquire(&t_block_end_sync); }
+    } acquire_block;
     t_runner = &runner;
     struct Clear {
       ~Clear() { t_runner = nullptr; }
@@ -351,7 +459,9 @@ void sync_threads(std::source_location site) {
   Thread& t = current_thread("__syncthreads");
   t.state = State::kAtBarrier;
   t.site = site;
-  yield(t);
+  san::release(&t_block->barrier_sync);
+  yield(*t_block, t);
+  san::acquire(&t_block->barrier_sync);
 }
 
 WarpValues warp_exchange(const char* kind, unsigned mask, uint64_t value,
@@ -367,7 +477,10 @@ WarpValues warp_exchange(const char* kind, unsigned mask, uint64_t value,
   t.mask = mask;
   t.value = value;
   t.site = site;
-  yield(t);
+  char* sync = &t_block->warp_sync[static_cast<std::size_t>(t.ctx.warp())];
+  san::release(sync);
+  yield(*t_block, t);
+  san::acquire(sync);
   return t.result;
 }
 

@@ -53,6 +53,13 @@ __global__ void shared_write_past_end(float* out) {
   out[threadIdx.x] = buffer[threadIdx.x];
 }
 
+__global__ void static_shared_write_past_end(float* out) {
+  __shared__ float buffer[32];
+  buffer[threadIdx.x + 1] = static_cast<float>(threadIdx.x);
+  __syncthreads();
+  out[threadIdx.x] = buffer[threadIdx.x % 32];
+}
+
 __global__ void warp_sum_xor(const float* in, float* out) {
   const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
   float v = in[i];

@@ -28,6 +28,9 @@ __global__ void barrier_per_parity();
 // blockDim.x floats: the last thread writes past the end (planted bug).
 __global__ void shared_write_past_end(float* out);
 
+// The same with a static __shared__ array of blockDim.x floats (for ASan's redzones).
+__global__ void static_shared_write_past_end(float* out);
+
 // out[warp] = sum over the warp of in[thread], by __shfl_xor_sync butterflies.
 __global__ void warp_sum_xor(const float* in, float* out);
 
