@@ -10,8 +10,8 @@ namespace ldm::kernels::cpu {
 // dst[j * ldd + i] = src[i * lds + j] + bias[j] (bias may be null) for i < rows, j < cols.
 // Square tiles, so that both sides are walked a cache line at a time.
 template <typename T>
-void transpose_2d(const T* __restrict src, int64_t lds, int64_t rows, int64_t cols,
-                  const T* bias, T* __restrict dst, int64_t ldd) {
+void transpose_2d(const T* __restrict src, int64_t lds, int64_t rows, int64_t cols, const T* bias,
+                  T* __restrict dst, int64_t ldd) {
   constexpr int64_t kTile = 16;
   for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
     const int64_t i1 = std::min(rows, i0 + kTile);

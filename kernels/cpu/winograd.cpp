@@ -168,8 +168,8 @@ inline void output_grad_tile(const T* dy, T* dm) {  // dm = A dy (2x2) A^T
 
 // img [C, H, W] -> dst [rows, cols, C], the image at row `top`, column `left`, zeros around.
 template <typename T>
-void to_channels_last(const T* img, int64_t C, int64_t H, int64_t W, int64_t rows,
-                      int64_t cols, int64_t top, int64_t left, T* dst) {
+void to_channels_last(const T* img, int64_t C, int64_t H, int64_t W, int64_t rows, int64_t cols,
+                      int64_t top, int64_t left, T* dst) {
   const int64_t row = cols * C;
   std::fill(dst, dst + top * row, T(0));
   for (int64_t h = 0; h < H; ++h) {
@@ -183,8 +183,8 @@ void to_channels_last(const T* img, int64_t C, int64_t H, int64_t W, int64_t row
 
 // The inverse: src [rows, cols, C] at (top, left) -> img [C, H, W], plus bias[c] if not null.
 template <typename T>
-void from_channels_last(const T* src, int64_t C, int64_t H, int64_t W, int64_t cols,
-                        int64_t top, int64_t left, const T* bias, T* img) {
+void from_channels_last(const T* src, int64_t C, int64_t H, int64_t W, int64_t cols, int64_t top,
+                        int64_t left, const T* bias, T* img) {
   for (int64_t h = 0; h < H; ++h) {
     transpose_2d(src + ((top + h) * cols + left) * C, C, W, C, bias, img + h * W, H * W);
   }
@@ -269,95 +269,85 @@ void filter_grad(const Conv2dArgs& a, const T* du, T* dw) {
   transpose_2d(dwt, pairs, 9, pairs, static_cast<const T*>(nullptr), dw, 9);
 }
 
-// One sample's image (channels-last, padded by 1, [ph, pw, C]) -> rows [tiles] of each V[e],
-// V[e] row t at v + e * vs + t * C.
-template <typename T>
-void input_tiles(const Tiling& g, const T* img, int64_t C, T* v, int64_t vs) {
-  const int64_t row = g.pw() * C;
+// step(V{}, pixel, row) for every tile of one sample and every vector of channels: pixel is
+// the offset of the tile's top-left corner (and of the first of those channels) in a
+// channels-last image whose rows are row_pixels wide, row the offset of the tile's row t (same
+// channels) in a [tiles, C] matrix.
+template <typename T, typename Step>
+inline void for_each_tile(const Tiling& g, int64_t row_pixels, int64_t C, Step&& step) {
   for (int64_t ti = 0; ti < g.TH; ++ti) {
     for (int64_t tj = 0; tj < g.TW; ++tj) {
-      const T* d = img + 2 * ti * row + 2 * tj * C;
-      T* out = v + (ti * g.TW + tj) * C;
-      over_lanes<T>(C, [&](auto lanes, int64_t c) {
-        using V = decltype(lanes);
-        V tile[kElems], tv[kElems];
-        for (int i = 0; i < 4; ++i) {
-          for (int j = 0; j < 4; ++j) tile[i * 4 + j] = load<V>(d + i * row + j * C + c);
-        }
-        input_tile(tile, tv);
-        for (int e = 0; e < kElems; ++e) store(out + e * vs + c, tv[e]);
-      });
+      const int64_t pixel = (2 * ti * row_pixels + 2 * tj) * C, row = (ti * g.TW + tj) * C;
+      over_lanes<T>(C, [&](auto lanes, int64_t c) { step(lanes, pixel + c, row + c); });
     }
   }
+}
+
+// One sample's image (channels-last, padded by 1, [ph, pw, C]) -> rows [tiles] of each V[e]
+// (V[e] at v + e * vs).
+template <typename T>
+void input_tiles(const Tiling& g, const T* img, int64_t C, T* v, int64_t vs) {
+  const int64_t line = g.pw() * C;
+  for_each_tile<T>(g, g.pw(), C, [&](auto lanes, int64_t pixel, int64_t row) {
+    using V = decltype(lanes);
+    V tile[kElems], tv[kElems];
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 4; ++j) tile[i * 4 + j] = load<V>(img + pixel + i * line + j * C);
+    }
+    input_tile(tile, tv);
+    for (int e = 0; e < kElems; ++e) store(v + e * vs + row, tv[e]);
+  });
 }
 
 // The adjoint of input_tiles: img [ph, pw, C] (zeroed by the caller) += B dV B^T of every
 // tile, tiles in order.
 template <typename T>
 void input_grad_tiles(const Tiling& g, const T* dv, int64_t vs, int64_t C, T* img) {
-  const int64_t row = g.pw() * C;
-  for (int64_t ti = 0; ti < g.TH; ++ti) {
-    for (int64_t tj = 0; tj < g.TW; ++tj) {
-      T* d = img + 2 * ti * row + 2 * tj * C;
-      const T* in = dv + (ti * g.TW + tj) * C;
-      over_lanes<T>(C, [&](auto lanes, int64_t c) {
-        using V = decltype(lanes);
-        V tile[kElems], td[kElems];
-        for (int e = 0; e < kElems; ++e) tile[e] = load<V>(in + e * vs + c);
-        input_grad_tile(tile, td);
-        for (int i = 0; i < 4; ++i) {
-          for (int j = 0; j < 4; ++j) {
-            T* p = d + i * row + j * C + c;
-            store(p, load<V>(p) + td[i * 4 + j]);
-          }
-        }
-      });
+  const int64_t line = g.pw() * C;
+  for_each_tile<T>(g, g.pw(), C, [&](auto lanes, int64_t pixel, int64_t row) {
+    using V = decltype(lanes);
+    V tile[kElems], td[kElems];
+    for (int e = 0; e < kElems; ++e) tile[e] = load<V>(dv + e * vs + row);
+    input_grad_tile(tile, td);
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 4; ++j) {
+        T* p = img + pixel + i * line + j * C;
+        store(p, load<V>(p) + td[i * 4 + j]);
+      }
     }
-  }
+  });
 }
 
-// Rows [tiles] of each M[e] (row t at m + e * ms + t * C) -> one sample's output, channels
-// last, [2 * TH, 2 * TW, C].
+// Rows [tiles] of each M[e] (M[e] at m + e * ms) -> one sample's output, channels last,
+// [2 * TH, 2 * TW, C].
 template <typename T>
 void output_tiles(const Tiling& g, const T* m, int64_t ms, int64_t C, T* img) {
-  const int64_t row = 2 * g.TW * C;
-  for (int64_t ti = 0; ti < g.TH; ++ti) {
-    for (int64_t tj = 0; tj < g.TW; ++tj) {
-      const T* in = m + (ti * g.TW + tj) * C;
-      T* d = img + 2 * ti * row + 2 * tj * C;
-      over_lanes<T>(C, [&](auto lanes, int64_t c) {
-        using V = decltype(lanes);
-        V tile[kElems], ty[4];
-        for (int e = 0; e < kElems; ++e) tile[e] = load<V>(in + e * ms + c);
-        output_tile(tile, ty);
-        for (int i = 0; i < 2; ++i) {
-          for (int j = 0; j < 2; ++j) store(d + i * row + j * C + c, ty[i * 2 + j]);
-        }
-      });
+  const int64_t line = 2 * g.TW * C;
+  for_each_tile<T>(g, 2 * g.TW, C, [&](auto lanes, int64_t pixel, int64_t row) {
+    using V = decltype(lanes);
+    V tile[kElems], ty[4];
+    for (int e = 0; e < kElems; ++e) tile[e] = load<V>(m + e * ms + row);
+    output_tile(tile, ty);
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) store(img + pixel + i * line + j * C, ty[i * 2 + j]);
     }
-  }
+  });
 }
 
 // The adjoint of output_tiles: one sample's dy, channels last [2 * TH, 2 * TW, C] with zeros
 // where an odd size has no pixel -> rows [tiles] of each dM[e].
 template <typename T>
 void output_grad_tiles(const Tiling& g, const T* img, int64_t C, T* dm, int64_t ms) {
-  const int64_t row = 2 * g.TW * C;
-  for (int64_t ti = 0; ti < g.TH; ++ti) {
-    for (int64_t tj = 0; tj < g.TW; ++tj) {
-      const T* d = img + 2 * ti * row + 2 * tj * C;
-      T* out = dm + (ti * g.TW + tj) * C;
-      over_lanes<T>(C, [&](auto lanes, int64_t c) {
-        using V = decltype(lanes);
-        V ty[4], tile[kElems];
-        for (int i = 0; i < 2; ++i) {
-          for (int j = 0; j < 2; ++j) ty[i * 2 + j] = load<V>(d + i * row + j * C + c);
-        }
-        output_grad_tile(ty, tile);
-        for (int e = 0; e < kElems; ++e) store(out + e * ms + c, tile[e]);
-      });
+  const int64_t line = 2 * g.TW * C;
+  for_each_tile<T>(g, 2 * g.TW, C, [&](auto lanes, int64_t pixel, int64_t row) {
+    using V = decltype(lanes);
+    V ty[4], tile[kElems];
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) ty[i * 2 + j] = load<V>(img + pixel + i * line + j * C);
     }
-  }
+    output_grad_tile(ty, tile);
+    for (int e = 0; e < kElems; ++e) store(dm + e * ms + row, tile[e]);
+  });
 }
 
 // x [nb, C, H, W] -> V[e] [nb * tiles, C] at v + e * vs, one sample per task.
@@ -393,14 +383,13 @@ void winograd_conv2d_forward(const Conv2dArgs& a, const T* x, const T* w, const 
     transform_inputs(g, x + n0 * a.C_in * HW, nb, a.C_in, v, vs);
     // M[e] [T, C_out] = V[e] [T, C_in] U[e]^T [C_in, C_out]
     parallel_for(kElems, filters * T_all, [&](int64_t e) {
-      gemm<T>(Trans::kNo, Trans::kYes, T_all, a.C_out, a.C_in, T(1), v + e * vs, a.C_in,
-              u + e * us, a.C_in, T(0), m + e * ms, a.C_out);
+      gemm<T>(Trans::kNo, Trans::kYes, T_all, a.C_out, a.C_in, T(1), v + e * vs, a.C_in, u + e * us,
+              a.C_in, T(0), m + e * ms, a.C_out);
     });
     parallel_for(nb, kElems * g.tiles() * a.C_out, [&](int64_t n) {
       T* img = scratch<T, Slot::kImage>(4 * g.tiles() * a.C_out);
       output_tiles(g, m + n * g.tiles() * a.C_out, ms, a.C_out, img);
-      from_channels_last(img, a.C_out, g.H, g.W, 2 * g.TW, 0, 0, bias,
-                         y + (n0 + n) * a.C_out * HW);
+      from_channels_last(img, a.C_out, g.H, g.W, 2 * g.TW, 0, 0, bias, y + (n0 + n) * a.C_out * HW);
     });
   }
 }
@@ -431,8 +420,8 @@ void winograd_conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const
     if (dw) transform_inputs(g, x + n0 * a.C_in * HW, nb, a.C_in, v, vs);
     parallel_for(nb, kElems * g.tiles() * a.C_out, [&](int64_t n) {
       T* img = scratch<T, Slot::kImage>(4 * g.tiles() * a.C_out);
-      to_channels_last(dy + (n0 + n) * a.C_out * HW, a.C_out, g.H, g.W, 2 * g.TH, 2 * g.TW, 0,
-                       0, img);
+      to_channels_last(dy + (n0 + n) * a.C_out * HW, a.C_out, g.H, g.W, 2 * g.TH, 2 * g.TW, 0, 0,
+                       img);
       output_grad_tiles(g, img, a.C_out, dm + n * g.tiles() * a.C_out, ms);
     });
     parallel_for(kElems, 2 * filters * T_all, [&](int64_t e) {
@@ -463,11 +452,10 @@ void winograd_conv2d_backward(const Conv2dArgs& a, const T* x, const T* w, const
   if (dw) filter_grad(a, du, dw);
 }
 
-#define LDM_INSTANTIATE_WINOGRAD(T)                                                          \
-  template void winograd_conv2d_forward<T>(const Conv2dArgs&, const T*, const T*, const T*,  \
-                                           T*);                                              \
-  template void winograd_conv2d_backward<T>(const Conv2dArgs&, const T*, const T*, const T*, \
-                                            T*, T*);
+#define LDM_INSTANTIATE_WINOGRAD(T)                                                              \
+  template void winograd_conv2d_forward<T>(const Conv2dArgs&, const T*, const T*, const T*, T*); \
+  template void winograd_conv2d_backward<T>(const Conv2dArgs&, const T*, const T*, const T*, T*, \
+                                            T*);
 LDM_INSTANTIATE_WINOGRAD(float)
 LDM_INSTANTIATE_WINOGRAD(double)
 #undef LDM_INSTANTIATE_WINOGRAD
