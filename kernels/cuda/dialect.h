@@ -7,7 +7,7 @@
 #include <cuda_runtime.h>
 // `LDM_DYNAMIC_SHARED(float, tile);` declares `float* tile` over the block's dynamic shared
 // memory (the emulator's version guards it and fills it with NaN bytes).
-#define LDM_DYNAMIC_SHARED(type, name)                             \
+#define LDM_DYNAMIC_SHARED(type, name)                                 \
   extern __shared__ __align__(16) unsigned char ldm_dynamic_shared_[]; \
   type* name = reinterpret_cast<type*>(ldm_dynamic_shared_)
 #else

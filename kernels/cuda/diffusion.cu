@@ -87,18 +87,18 @@ StepCoefs coefs(const DdimStepArgs& a) {  // the folding of kernels/cpu/diffusio
 void step(int64_t n, const StepCoefs& c, const float* x_t, const float* eps, const float* noise,
           float* x_prev, cudaStream_t stream) {
   if (n == 0) return;
-  launch(step_kernel, grid_for(n, kThreads), dim3(kThreads), 0, stream, n, c.x, c.eps, c.noise,
-         x_t, eps, c.uses_noise ? noise : nullptr, x_prev);
+  launch(step_kernel, grid_for(n, kThreads), dim3(kThreads), 0, stream, n, c.x, c.eps, c.noise, x_t,
+         eps, c.uses_noise ? noise : nullptr, x_prev);
 }
 
 void step_backward(int64_t n, const StepCoefs& c, const float* dout, float* dx_t, float* deps,
                    float* dnoise, cudaStream_t stream) {
   if (n == 0) return;
-  launch(scale2_kernel, grid_for(n, kThreads), dim3(kThreads), 0, stream, n, c.x, c.eps, dout,
-         dx_t, deps);
+  launch(scale2_kernel, grid_for(n, kThreads), dim3(kThreads), 0, stream, n, c.x, c.eps, dout, dx_t,
+         deps);
   if (dnoise) {
-    launch(scale2_kernel, grid_for(n, kThreads), dim3(kThreads), 0, stream, n, c.noise, 0.0f,
-           dout, dnoise, static_cast<float*>(nullptr));
+    launch(scale2_kernel, grid_for(n, kThreads), dim3(kThreads), 0, stream, n, c.noise, 0.0f, dout,
+           dnoise, static_cast<float*>(nullptr));
   }
 }
 

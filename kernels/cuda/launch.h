@@ -26,8 +26,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared
   kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
 #else
   (void)stream;  // the emulator runs every launch to completion, in order
-  ::ldm::emu::run_grid(grid, block, shared_bytes,
-                       [&] { kernel(static_cast<Params>(args)...); });
+  ::ldm::emu::run_grid(grid, block, shared_bytes, [&] { kernel(static_cast<Params>(args)...); });
 #endif
 }
 

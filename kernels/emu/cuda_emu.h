@@ -67,7 +67,9 @@ inline void __syncwarp(unsigned mask = ::ldm::emu::kFullMask,
   ::ldm::emu::sync_warp(mask, site);
 }
 
-inline unsigned __activemask() { return ::ldm::emu::active_mask(); }
+inline unsigned __activemask() {
+  return ::ldm::emu::active_mask();
+}
 
 // Memory fences order nothing here: every fiber of a block runs on one OS thread.
 inline void __threadfence_block() {}
@@ -104,7 +106,9 @@ T shuffle(const char* kind, unsigned mask, T var, int source_lane, bool outside,
   return outside ? var : from_bits<T>(all.lane[source_lane]);
 }
 
-inline int segment_base(int lane, int width) { return lane & ~(width - 1); }
+inline int segment_base(int lane, int width) {
+  return lane & ~(width - 1);
+}
 
 }  // namespace ldm::emu::detail
 
@@ -219,30 +223,77 @@ T atomicMin(T* address, T value) {
 
 // ---- math intrinsics: the fast CUDA variants map to the exact libm functions ----
 
-inline float __expf(float x) { return std::exp(x); }
-inline float __logf(float x) { return std::log(x); }
-inline float __sinf(float x) { return std::sin(x); }
-inline float __cosf(float x) { return std::cos(x); }
-inline float __powf(float x, float y) { return std::pow(x, y); }
-inline float __fdividef(float x, float y) { return x / y; }
-inline float __frcp_rn(float x) { return 1.0f / x; }
-inline float __fsqrt_rn(float x) { return std::sqrt(x); }
-inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
-inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
-inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
-inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline float __expf(float x) {
+  return std::exp(x);
+}
+inline float __logf(float x) {
+  return std::log(x);
+}
+inline float __sinf(float x) {
+  return std::sin(x);
+}
+inline float __cosf(float x) {
+  return std::cos(x);
+}
+inline float __powf(float x, float y) {
+  return std::pow(x, y);
+}
+inline float __fdividef(float x, float y) {
+  return x / y;
+}
+inline float __frcp_rn(float x) {
+  return 1.0f / x;
+}
+inline float __fsqrt_rn(float x) {
+  return std::sqrt(x);
+}
+inline float rsqrtf(float x) {
+  return 1.0f / std::sqrt(x);
+}
+inline double rsqrt(double x) {
+  return 1.0 / std::sqrt(x);
+}
+inline float __saturatef(float x) {
+  return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x);
+}
+inline float __fmaf_rn(float a, float b, float c) {
+  return std::fma(a, b, c);
+}
 // Round-to-nearest operations that nvcc never contracts into an FMA (g++ in ISO C++ mode
 // does not contract either), so a kernel written with them rounds like the CPU loop.
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline int __float_as_int(float x) { return std::bit_cast<int>(x); }
-inline float __int_as_float(int x) { return std::bit_cast<float>(x); }
-inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
-inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }
-inline int __popc(unsigned x) { return std::popcount(x); }
-inline int __ffs(unsigned x) { return x ? std::countr_zero(x) + 1 : 0; }
-inline int __clz(unsigned x) { return std::countl_zero(x); }
+inline float __fadd_rn(float a, float b) {
+  return a + b;
+}
+inline float __fsub_rn(float a, float b) {
+  return a - b;
+}
+inline float __fmul_rn(float a, float b) {
+  return a * b;
+}
+inline float __fdiv_rn(float a, float b) {
+  return a / b;
+}
+inline int __float_as_int(float x) {
+  return std::bit_cast<int>(x);
+}
+inline float __int_as_float(int x) {
+  return std::bit_cast<float>(x);
+}
+inline unsigned __float_as_uint(float x) {
+  return std::bit_cast<unsigned>(x);
+}
+inline float __uint_as_float(unsigned x) {
+  return std::bit_cast<float>(x);
+}
+inline int __popc(unsigned x) {
+  return std::popcount(x);
+}
+inline int __ffs(unsigned x) {
+  return x ? std::countr_zero(x) + 1 : 0;
+}
+inline int __clz(unsigned x) {
+  return std::countl_zero(x);
+}
 
 template <typename T>
 T __ldg(const T* p) {

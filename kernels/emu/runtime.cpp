@@ -2,8 +2,6 @@
 // threads are fibers that yield back to run_block() at every barrier and warp collective.
 #include "kernels/emu/runtime.h"
 
-#include "kernels/emu/sanitizers.h"
-
 #include <algorithm>
 #include <boost/context/fiber.hpp>
 #include <boost/context/pooled_fixedsize_stack.hpp>
@@ -16,6 +14,8 @@
 #include <sstream>
 #include <utility>
 #include <vector>
+
+#include "kernels/emu/sanitizers.h"
 
 // The bounds of the section that holds every static __shared__ array (see cuda_emu.h), which
 // the linker defines when some kernel has one; weak, so that a program without any links.
@@ -280,9 +280,15 @@ class BlockRunner {
 
   void arrange(std::vector<int>& order) {
     switch (t_options.order) {
-      case ThreadOrder::kForward: std::sort(order.begin(), order.end()); break;
-      case ThreadOrder::kReverse: std::sort(order.rbegin(), order.rend()); break;
-      case ThreadOrder::kShuffled: std::shuffle(order.begin(), order.end(), rng_); break;
+      case ThreadOrder::kForward:
+        std::sort(order.begin(), order.end());
+        break;
+      case ThreadOrder::kReverse:
+        std::sort(order.rbegin(), order.rend());
+        break;
+      case ThreadOrder::kShuffled:
+        std::shuffle(order.begin(), order.end(), rng_);
+        break;
     }
   }
 
@@ -303,12 +309,14 @@ class BlockRunner {
         }
         bool ready = true;
         for (int m = 0; m < lanes && ready; ++m) {
-          if (t.mask >> m & 1u) ready = partner_ready(t, block_.threads[static_cast<std::size_t>(base + m)]);
+          if (t.mask >> m & 1u)
+            ready = partner_ready(t, block_.threads[static_cast<std::size_t>(base + m)]);
         }
         if (!ready) continue;
         WarpValues values{};
         for (int m = 0; m < lanes; ++m) {
-          if (t.mask >> m & 1u) values.lane[m] = block_.threads[static_cast<std::size_t>(base + m)].value;
+          if (t.mask >> m & 1u)
+            values.lane[m] = block_.threads[static_cast<std::size_t>(base + m)].value;
         }
         for (int m = 0; m < lanes; ++m) {
           if (!(t.mask >> m & 1u)) continue;
@@ -336,11 +344,13 @@ class BlockRunner {
                             hex(u.mask) + " (divergent warp collective)");
         }
         return true;
-      case State::kDone: throw KernelError(head + "has exited (divergent warp collective)");
+      case State::kDone:
+        throw KernelError(head + "has exited (divergent warp collective)");
       case State::kAtBarrier:
         throw KernelError(head + "waits at __syncthreads at " + where(u.site) +
                           " (divergent warp collective)");
-      case State::kRunnable: return false;
+      case State::kRunnable:
+        return false;
     }
     return false;
   }
@@ -401,16 +411,25 @@ thread_local BlockRunner* t_runner = nullptr;
 
 const char* to_string(ThreadOrder order) {
   switch (order) {
-    case ThreadOrder::kForward: return "forward";
-    case ThreadOrder::kReverse: return "reverse";
-    case ThreadOrder::kShuffled: return "shuffled";
+    case ThreadOrder::kForward:
+      return "forward";
+    case ThreadOrder::kReverse:
+      return "reverse";
+    case ThreadOrder::kShuffled:
+      return "shuffled";
   }
   return "?";
 }
 
-void set_launch_options(const LaunchOptions& options) { t_options = options; }
-const LaunchOptions& launch_options() { return t_options; }
-const GridStats& last_grid_stats() { return t_stats; }
+void set_launch_options(const LaunchOptions& options) {
+  t_options = options;
+}
+const LaunchOptions& launch_options() {
+  return t_options;
+}
+const GridStats& last_grid_stats() {
+  return t_stats;
+}
 
 void run_grid(Dim3 grid, Dim3 block, std::size_t dynamic_shared_bytes,
               const std::function<void()>& body) {
@@ -419,7 +438,8 @@ void run_grid(Dim3 grid, Dim3 block, std::size_t dynamic_shared_bytes,
   }
   if (block.count() > 1024 || block.z > 64 || grid.y > 65535 || grid.z > 65535) {
     throw LaunchError("launch exceeds the CUDA limits: block " + dims(block) + ", grid " +
-                      dims(grid) + " (at most 1024 threads a block, block.z <= 64, grid.y and "
+                      dims(grid) +
+                      " (at most 1024 threads a block, block.z <= 64, grid.y and "
                       "grid.z <= 65535)");
   }
   if (t_block) throw LaunchError("a kernel launched another kernel (dynamic parallelism)");
@@ -453,7 +473,9 @@ void run_grid(Dim3 grid, Dim3 block, std::size_t dynamic_shared_bytes,
   }
 }
 
-const ThreadContext& this_thread() { return current_thread("threadIdx/blockIdx").ctx; }
+const ThreadContext& this_thread() {
+  return current_thread("threadIdx/blockIdx").ctx;
+}
 
 void sync_threads(std::source_location site) {
   Thread& t = current_thread("__syncthreads");
@@ -468,8 +490,8 @@ WarpValues warp_exchange(const char* kind, unsigned mask, uint64_t value,
                          std::source_location site) {
   Thread& t = current_thread(kind);
   if (!(mask >> t.ctx.lane() & 1u)) {
-    throw KernelError(t_block->thread_name(t) + ": " + kind + " at " + where(site) +
-                      " with mask " + hex(mask) + ", which does not include the calling lane " +
+    throw KernelError(t_block->thread_name(t) + ": " + kind + " at " + where(site) + " with mask " +
+                      hex(mask) + ", which does not include the calling lane " +
                       std::to_string(t.ctx.lane()));
   }
   t.state = State::kAtWarp;
@@ -492,9 +514,9 @@ void check_shuffle_source(const char* kind, unsigned mask, int source_lane,
                           std::source_location site) {
   if (mask >> source_lane & 1u) return;
   Thread& t = current_thread(kind);
-  throw KernelError(t_block->thread_name(t) + ": " + kind + " at " + where(site) +
-                    " reads lane " + std::to_string(source_lane) + ", which is not in mask " +
-                    hex(mask) + " (its value is undefined)");
+  throw KernelError(t_block->thread_name(t) + ": " + kind + " at " + where(site) + " reads lane " +
+                    std::to_string(source_lane) + ", which is not in mask " + hex(mask) +
+                    " (its value is undefined)");
 }
 
 unsigned active_mask() {

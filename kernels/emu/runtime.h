@@ -35,8 +35,8 @@ const char* to_string(ThreadOrder order);
 
 struct LaunchOptions {
   ThreadOrder order = ThreadOrder::kForward;
-  bool permute_blocks = false;  // run the blocks in a seeded random order
-  uint64_t seed = 0;            // for kShuffled and permute_blocks
+  bool permute_blocks = false;          // run the blocks in a seeded random order
+  uint64_t seed = 0;                    // for kShuffled and permute_blocks
   std::size_t stack_bytes = 64 * 1024;  // per fiber
 };
 

@@ -8,10 +8,10 @@
 // thread releases to the end of its block, where the host acquires. Two threads of a block
 // touching the same shared or global word with no barrier between are then a reported race, in
 // any thread order. (Threads of different blocks are ordered by the host between the blocks,
-// which run one after another in the same shared storage: races between blocks are not seen.) runtime.cpp itself is
-// built without TSan's instrumentation (CMake defines LDM_EMU_TSAN for it instead), so that the
-// scheduler's bookkeeping, which every fiber reads and writes, is invisible to TSan: making it
-// synchronize would order every fiber after every other.
+// which run one after another in the same shared storage: races between blocks are not seen.)
+// runtime.cpp itself is built without TSan's instrumentation (CMake defines LDM_EMU_TSAN for it
+// instead), so that the scheduler's bookkeeping, which every fiber reads and writes, is invisible
+// to TSan: making it synchronize would order every fiber after every other.
 #pragma once
 
 #include <cstddef>
@@ -26,17 +26,31 @@
 namespace ldm::emu::san {
 
 #if defined(LDM_EMU_TSAN)
-inline void* current_fiber() { return __tsan_get_current_fiber(); }
-inline void* create_fiber() { return __tsan_create_fiber(0); }
-inline void destroy_fiber(void* fiber) { __tsan_destroy_fiber(fiber); }
+inline void* current_fiber() {
+  return __tsan_get_current_fiber();
+}
+inline void* create_fiber() {
+  return __tsan_create_fiber(0);
+}
+inline void destroy_fiber(void* fiber) {
+  __tsan_destroy_fiber(fiber);
+}
 inline void switch_fiber(void* fiber, bool synchronize) {
   __tsan_switch_to_fiber(fiber, synchronize ? 0 : __tsan_switch_to_fiber_no_sync);
 }
-inline void release(void* address) { __tsan_release(address); }
-inline void acquire(void* address) { __tsan_acquire(address); }
+inline void release(void* address) {
+  __tsan_release(address);
+}
+inline void acquire(void* address) {
+  __tsan_acquire(address);
+}
 #else
-inline void* current_fiber() { return nullptr; }
-inline void* create_fiber() { return nullptr; }
+inline void* current_fiber() {
+  return nullptr;
+}
+inline void* create_fiber() {
+  return nullptr;
+}
 inline void destroy_fiber(void*) {}
 inline void switch_fiber(void*, bool) {}
 inline void release(void*) {}

@@ -4,8 +4,8 @@
 // three products, which GCC may contract into FMAs differently in the two builds (-ffp-contract
 // =fast is its C++ default), so each may differ by the rounding of its terms: at most 4 float
 // epsilons of the sum of the terms' magnitudes.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -80,8 +80,8 @@ constexpr std::size_t kSizes[] = {1001, 300007};
 #endif
 
 void for_each_order(const std::function<void()>& check) {
-  for (auto order : {emu::ThreadOrder::kForward, emu::ThreadOrder::kReverse,
-                     emu::ThreadOrder::kShuffled}) {
+  for (auto order :
+       {emu::ThreadOrder::kForward, emu::ThreadOrder::kReverse, emu::ThreadOrder::kShuffled}) {
     emu::LaunchOptions o;
     o.order = order;
     o.seed = 5;

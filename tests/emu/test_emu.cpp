@@ -84,7 +84,7 @@ TEST_CASE("shared memory starts every block as NaN, not as the last block left i
   const std::vector<float> in = {1.0f, 2.0f, 3.0f};
   std::vector<float> before(3, 0.0f), after(3, 0.0f);
   kernels::cuda::launch(k::shared_starts_poisoned, dim3(3), dim3(32), 0, nullptr, in.data(),
-               before.data(), after.data());
+                        before.data(), after.data());
   for (std::size_t b = 0; b < 3; ++b) {
     CHECK(before[b] != before[b]);  // NaN
     CHECK(after[b] == in[b]);
@@ -96,14 +96,16 @@ TEST_CASE("blocks run in a permuted order when asked", "[emu]") {
   int counter = 0, next = 0;
   {
     Options options(ThreadOrder::kForward, false);
-    kernels::cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(), &next);
+    kernels::cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(),
+                          &next);
   }
   CHECK(counter == 8 * 64);
   CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
   counter = next = 0;
   {
     Options options(ThreadOrder::kForward, true, 3);
-    kernels::cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(), &next);
+    kernels::cuda::launch(k::count_threads, dim3(8), dim3(64), 0, nullptr, &counter, order.data(),
+                          &next);
   }
   CHECK(counter == 8 * 64);
   CHECK(order != std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
@@ -124,7 +126,7 @@ TEST_CASE("planted bug: a missing __syncthreads gives a wrong result in some ord
     Options options(order);
     std::vector<float> out(1, 0.0f);
     kernels::cuda::launch(k::block_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
-                 out.data());
+                          out.data());
     if (out[0] != 32.0f * 65.0f) ++wrong_orders;
   }
   CHECK(wrong_orders > 0);
@@ -135,14 +137,14 @@ TEST_CASE("planted bug: a missing __syncthreads gives a wrong result in some ord
   for (std::size_t i = 0; i < 64; ++i) right[i] = in[i] + (i > 0 ? in[i - 1] : 0.0f);
   {
     Options options(ThreadOrder::kForward);
-    kernels::cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
-                 got.data());
+    kernels::cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr,
+                          in.data(), got.data());
     CHECK(got == right);
   }
   if (kStaticSharedRefilled) {  // otherwise the forward run's values are still there
     Options options(ThreadOrder::kReverse);
-    kernels::cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr, in.data(),
-                 got.data());
+    kernels::cuda::launch(k::neighbour_sum_missing_barrier, dim3(1), dim3(64), 0, nullptr,
+                          in.data(), got.data());
     CHECK(got != right);
   }
 }
@@ -155,9 +157,9 @@ TEST_CASE("planted bug: a divergent barrier is reported", "[emu]") {
         [] { kernels::cuda::launch(k::barrier_in_branch, dim3(2), dim3(32), 0, nullptr, 16); });
     CHECK_THAT(exited, Contains("divergent barrier in block (0,0,0)"));
     CHECK_THAT(exited, Contains("exited while 16 threads wait at __syncthreads at "
-                                         "test_kernels.cpp:"));
-    const std::string sites =
-        kernel_error([] { kernels::cuda::launch(k::barrier_per_parity, dim3(1), dim3(8), 0, nullptr); });
+                                "test_kernels.cpp:"));
+    const std::string sites = kernel_error(
+        [] { kernels::cuda::launch(k::barrier_per_parity, dim3(1), dim3(8), 0, nullptr); });
     CHECK_THAT(sites, Contains("divergent barrier"));
     CHECK_THAT(sites, Contains("waits at __syncthreads at test_kernels.cpp:"));
   }
@@ -172,14 +174,14 @@ TEST_CASE("planted bug: a write past dynamic shared memory is reported", "[emu]"
   std::vector<float> out(32);
   const std::string error = kernel_error([&] {
     kernels::cuda::launch(k::shared_write_past_end, dim3(1), dim3(32), 32 * sizeof(float), nullptr,
-                 out.data());
+                          out.data());
   });
   CHECK_THAT(error, Contains("block (0,0,0) wrote past the end of its 128 bytes of "
-                                      "dynamic shared memory"));
+                             "dynamic shared memory"));
   // With one float to spare it is within bounds, and buffer[0] still holds the NaN fill.
   CHECK(kernel_error([&] {
           kernels::cuda::launch(k::shared_write_past_end, dim3(1), dim3(32), 33 * sizeof(float),
-                       nullptr, out.data());
+                                nullptr, out.data());
         }).empty());
   CHECK(out[0] != out[0]);
   CHECK(out[5] == 4.0f);
@@ -197,14 +199,15 @@ TEST_CASE("warp shuffles and votes follow CUDA's semantics", "[emu]") {
       CHECK(sums[static_cast<std::size_t>(w)] == 16.0f * (2.0f * first + 31.0f));
     }
     std::vector<float> prefix(128);
-    kernels::cuda::launch(k::warp_prefix_up, dim3(1), dim3(128), 0, nullptr, in.data(), prefix.data());
+    kernels::cuda::launch(k::warp_prefix_up, dim3(1), dim3(128), 0, nullptr, in.data(),
+                          prefix.data());
     for (std::size_t i = 0; i < 128; ++i) {
       const float first = in[i / 32 * 32];
       CHECK(prefix[i] == (first + in[i]) * static_cast<float>(i % 32 + 1) / 2.0f);
     }
     std::vector<float> shifted(64);
-    kernels::cuda::launch(k::warp_shift_down, dim3(1), dim3(64), 0, nullptr, in.data(), shifted.data(),
-                 5u);
+    kernels::cuda::launch(k::warp_shift_down, dim3(1), dim3(64), 0, nullptr, in.data(),
+                          shifted.data(), 5u);
     for (std::size_t i = 0; i < 64; ++i) CHECK(shifted[i] == (i % 32 < 27 ? in[i + 5] : in[i]));
     std::vector<unsigned> v(8);
     kernels::cuda::launch(k::votes, dim3(1), dim3(64), 0, nullptr, v.data());
@@ -222,12 +225,14 @@ TEST_CASE("planted bug: a shuffle from a lane outside the mask is reported", "[e
   for (ThreadOrder order : kOrders) {
     Options options(order);
     INFO(emu::to_string(order));
-    const std::string outside = kernel_error(
-        [&] { kernels::cuda::launch(k::shuffle_outside_mask, dim3(1), dim3(32), 0, nullptr, out.data()); });
+    const std::string outside = kernel_error([&] {
+      kernels::cuda::launch(k::shuffle_outside_mask, dim3(1), dim3(32), 0, nullptr, out.data());
+    });
     CHECK_THAT(outside, Contains("__shfl_sync at test_kernels.cpp:"));
     CHECK_THAT(outside, Contains("reads lane 20, which is not in mask 0xffff"));
     const std::string absent = kernel_error([&] {
-      kernels::cuda::launch(k::shuffle_with_absent_lanes, dim3(1), dim3(32), 0, nullptr, out.data());
+      kernels::cuda::launch(k::shuffle_with_absent_lanes, dim3(1), dim3(32), 0, nullptr,
+                            out.data());
     });
     CHECK_THAT(absent, Contains("has exited (divergent warp collective)"));
   }
@@ -236,10 +241,10 @@ TEST_CASE("planted bug: a shuffle from a lane outside the mask is reported", "[e
 TEST_CASE("launches the hardware would refuse are refused before running", "[emu]") {
   std::vector<float> out(1);
   CHECK_THROWS_AS(kernels::cuda::launch(k::block_sum, dim3(1), dim3(1025), 0, nullptr,
-                               static_cast<const float*>(out.data()), out.data()),
+                                        static_cast<const float*>(out.data()), out.data()),
                   emu::LaunchError);
   CHECK_THROWS_AS(kernels::cuda::launch(k::block_sum, dim3(0), dim3(32), 0, nullptr,
-                               static_cast<const float*>(out.data()), out.data()),
+                                        static_cast<const float*>(out.data()), out.data()),
                   emu::LaunchError);
   CHECK_THROWS_AS(emu::this_thread(), KernelError);  // not inside a kernel
 }
@@ -254,8 +259,8 @@ namespace {
 // overflow: a write one element past a static __shared__ array.
 TEST_CASE("planted bug: a write past a static shared array (ASan)", "[.][asan-oob]") {
   std::vector<float> out(32);
-  kernels::cuda::launch(emu_kernels::static_shared_write_past_end, dim3(1), dim3(32), 0,
-                        nullptr, out.data());
+  kernels::cuda::launch(emu_kernels::static_shared_write_past_end, dim3(1), dim3(32), 0, nullptr,
+                        out.data());
 }
 
 }  // namespace
