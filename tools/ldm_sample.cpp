@@ -24,6 +24,7 @@
 #include "models/diffusion.h"
 #include "models/optim.h"
 #include "tools/checkpoint.h"
+#include "tools/device.h"
 #include "tools/latents.h"
 #include "tools/progress.h"
 #include "tools/sha256.h"
@@ -92,6 +93,10 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"ema", "raw"}));
   app.add_option("--threads", o.threads, "CPU threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  DeviceChoice device = DeviceChoice::kCpu;
+  app.add_option("--device", device, "backend that runs the models (cpu, cuda, emu)")
+      ->transform(CLI::CheckedTransformer(device_names(), CLI::ignore_case))
+      ->default_str("cpu");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -102,6 +107,7 @@ int run(int argc, char** argv) {
     return e.get_exit_code();
   }
   if (o.threads > 0) omp_set_num_threads(o.threads);
+  require_device(device);
 
   const std::string ldm_path = checkpoint_path(o.run_dir, Stage::kLdm);
   const std::string vq_path = checkpoint_path(o.run_dir, Stage::kVqVae);

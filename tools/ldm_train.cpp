@@ -18,6 +18,7 @@
 #include "data/atomic_file.h"
 #include "data/medmnist.h"
 #include "tools/checkpoint.h"
+#include "tools/device.h"
 #include "tools/latents.h"
 #include "tools/train.h"
 
@@ -139,6 +140,10 @@ int run(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--threads", threads, "CPU threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  DeviceChoice device = DeviceChoice::kCpu;
+  app.add_option("--device", device, "backend that runs the models (cpu, cuda, emu)")
+      ->transform(CLI::CheckedTransformer(device_names(), CLI::ignore_case))
+      ->default_str("cpu");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -149,6 +154,7 @@ int run(int argc, char** argv) {
     return e.get_exit_code();
   }
   if (threads > 0) omp_set_num_threads(threads);
+  require_device(device);
   // A new run directory has no VQ-VAE, and one that has is a run (refused without --resume):
   // without this, the run directory would be made before the missing VQ-VAE is noticed.
   if (stage == StageChoice::kLdm && !resume)

@@ -159,6 +159,22 @@ TEST_CASE("bad flags are one error line", "[e2e_bad_inputs]") {
     check_clear_error(run_tool(kTrainExe, train_args(run.data, out, {"--stage", "ldm"})),
                       "ldm-train", "--stage ldm continues a run");
   }
+  SECTION("ldm-train: --device cuda on a machine without a GPU") {
+    check_clear_error(run_tool(kTrainExe, train_args(run.data, out, {"--device", "cuda"})),
+                      "ldm-train", "--device cuda: no usable CUDA GPU");
+  }
+  SECTION("ldm-train: --device emu") {
+    check_clear_error(run_tool(kTrainExe, train_args(run.data, out, {"--device", "emu"})),
+                      "ldm-train", "--device emu: the emulated CUDA device does not run the models");
+  }
+  SECTION("ldm-train: --device tpu") {
+    check_clear_error(run_tool(kTrainExe, train_args(run.data, out, {"--device", "tpu"})),
+                      "ldm-train", "--device");
+  }
+  SECTION("ldm-sample: --device cuda on a machine without a GPU") {
+    check_clear_error(sample({"--device", "cuda"}), "ldm-sample",
+                      "--device cuda: no usable CUDA GPU");
+  }
   SECTION("ldm-sample: an unknown flag") {
     check_clear_error(sample({"--guidance", "3"}), "ldm-sample", "--guidance");
   }
