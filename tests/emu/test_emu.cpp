@@ -1,6 +1,6 @@
 // The SIMT emulator on small kernels: correct ones give the right answer in every thread order
 // and block order; each planted bug (a missing barrier, a divergent barrier, a write past
-// dynamic shared memory, a shuffle outside its mask) is caught.
+// shared memory, a shuffle outside its mask, a collective a lane skips) is caught.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <numeric>
@@ -249,18 +249,11 @@ TEST_CASE("launches the hardware would refuse are refused before running", "[emu
   CHECK_THROWS_AS(emu::this_thread(), KernelError);  // not inside a kernel
 }
 
-}  // namespace
-}  // namespace ldm::test
-
-namespace ldm::test {
-namespace {
-
 // Run only by ctest emu_asan_oob in the ASan build, which passes when ASan reports the
 // overflow: a write one element past a static __shared__ array.
 TEST_CASE("planted bug: a write past a static shared array (ASan)", "[.][asan-oob]") {
   std::vector<float> out(32);
-  kernels::cuda::launch(emu_kernels::static_shared_write_past_end, dim3(1), dim3(32), 0, nullptr,
-                        out.data());
+  kernels::cuda::launch(k::static_shared_write_past_end, dim3(1), dim3(32), 0, nullptr, out.data());
 }
 
 }  // namespace
