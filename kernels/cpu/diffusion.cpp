@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/coefficients.h"
 #include "kernels/cpu/parallel.h"
 
 namespace ldm::kernels::cpu {
@@ -40,16 +41,6 @@ void scale_into(int64_t n, T c, const T* dout, T* out) {
     T* __restrict op = out;
     for (int64_t i = begin; i < end; ++i) op[i] = c * g[i];
   });
-}
-
-struct DdimCoefs {
-  double x, eps;
-};
-
-DdimCoefs ddim_coefs(const DdimStepArgs& a) {
-  const double ab_t = a.alpha_bar_t, ab_prev = a.alpha_bar_prev;
-  const double dir = std::sqrt(std::max(0.0, 1 - ab_prev - a.sigma * a.sigma));
-  return {std::sqrt(ab_prev / ab_t), dir - std::sqrt(ab_prev * (1 - ab_t) / ab_t)};
 }
 
 }  // namespace
@@ -89,14 +80,14 @@ void ddpm_step_backward(const DdpmStepArgs& a, const T* dout, T* dx_t, T* deps, 
 template <typename T>
 void ddim_step_forward(const DdimStepArgs& a, const T* x_t, const T* eps, const T* noise,
                        T* x_prev) {
-  const DdimCoefs c = ddim_coefs(a);
+  const DdimStepCoefs c = ddim_step_coefs(a);
   axpbypcz(a.n, static_cast<T>(c.x), x_t, static_cast<T>(c.eps), eps, static_cast<T>(a.sigma),
            a.sigma != 0 ? noise : nullptr, x_prev);
 }
 
 template <typename T>
 void ddim_step_backward(const DdimStepArgs& a, const T* dout, T* dx_t, T* deps, T* dnoise) {
-  const DdimCoefs c = ddim_coefs(a);
+  const DdimStepCoefs c = ddim_step_coefs(a);
   scale_into(a.n, static_cast<T>(c.x), dout, dx_t);
   scale_into(a.n, static_cast<T>(c.eps), dout, deps);
   scale_into(a.n, static_cast<T>(a.sigma), dout, dnoise);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/coefficients.h"
 #include "kernels/cpu/parallel.h"
 
 namespace ldm::kernels::cpu {
@@ -18,12 +19,6 @@ namespace {
 
 constexpr int64_t kChunk = 1 << 12;
 
-
-// AdamW's scalar coefficients, rounded to T once (torch passes them as Python floats).
-template <typename T>
-struct AdamWCoefs {
-  T decay, b1, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps;
-};
 
 // A free function over plain pointers rather than a lambda body: GCC 12 left the lambda-body
 // version of this loop scalar even under -fno-math-errno.
@@ -45,15 +40,7 @@ void adamw_range(const AdamWCoefs<T> c, int64_t begin, int64_t end, T* __restric
 
 template <typename T>
 void adamw_step(const AdamWArgs& a, T* param, const T* grad, T* m, T* v) {
-  const double t = static_cast<double>(a.step);
-  const AdamWCoefs<T> c{static_cast<T>(1 - a.lr * a.weight_decay),
-                        static_cast<T>(a.beta1),
-                        static_cast<T>(1 - a.beta1),
-                        static_cast<T>(a.beta2),
-                        static_cast<T>(1 - a.beta2),
-                        static_cast<T>(a.lr / (1 - std::pow(a.beta1, t))),
-                        static_cast<T>(std::sqrt(1 - std::pow(a.beta2, t))),
-                        static_cast<T>(a.eps)};
+  const AdamWCoefs<T> c = adamw_coefs<T>(a);
   parallel_chunks(a.n, kChunk, [&](int64_t begin, int64_t end) {
     adamw_range(c, begin, end, param, grad, m, v);
   });

@@ -4,6 +4,7 @@
 // two agree within a few ulps rather than bitwise.
 #include "kernels/cuda/activation.h"
 
+#include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
 namespace ldm::kernels::cuda {
@@ -11,18 +12,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// body(i) for every i < n, grid-stride.
-template <typename Body>
-__device__ __forceinline__ void for_each_index(int64_t n, Body body) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += stride) {
-    body(i);
-  }
-}
-
-__global__ void silu_forward_kernel(int64_t n, const float* __restrict__ x,
-                                    float* __restrict__ y) {
+__global__ void silu_forward_kernel(int64_t n, const float* __restrict__ x, float* __restrict__ y) {
   for_each_index(n, [&](int64_t i) { y[i] = x[i] / (1.0f + expf(-x[i])); });
 }
 
@@ -34,8 +24,7 @@ __global__ void silu_backward_kernel(int64_t n, const float* __restrict__ x,
   });
 }
 
-__global__ void tanh_forward_kernel(int64_t n, const float* __restrict__ x,
-                                    float* __restrict__ y) {
+__global__ void tanh_forward_kernel(int64_t n, const float* __restrict__ x, float* __restrict__ y) {
   for_each_index(n, [&](int64_t i) { y[i] = tanhf(x[i]); });
 }
 
@@ -49,8 +38,7 @@ __global__ void hardtanh_forward_kernel(int64_t n, float lo, float hi, const flo
   for_each_index(n, [&](int64_t i) { y[i] = fminf(fmaxf(x[i], lo), hi); });
 }
 
-__global__ void hardtanh_backward_kernel(int64_t n, float lo, float hi,
-                                         const float* __restrict__ x,
+__global__ void hardtanh_backward_kernel(int64_t n, float lo, float hi, const float* __restrict__ x,
                                          const float* __restrict__ dy, float* __restrict__ dx) {
   for_each_index(n, [&](int64_t i) { dx[i] = (x[i] > lo && x[i] < hi) ? dy[i] : 0.0f; });
 }

@@ -3,23 +3,14 @@
 // FMAs, in the CPU loop's order, so a GPU gives the CPU's results bitwise, like the emulator.
 #include "kernels/cuda/diffusion.h"
 
-#include <algorithm>
-#include <cmath>
-
+#include "kernels/coefficients.h"
+#include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
 namespace ldm::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ __forceinline__ int64_t first_index() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-
-__device__ __forceinline__ int64_t grid_stride() {
-  return static_cast<int64_t>(gridDim.x) * blockDim.x;
-}
 
 // out = cx * x + ce * e (+ cn * noise when noise is not null), rounded as the CPU rounds it.
 __device__ __forceinline__ float combine3(float cx, float x, float ce, float e, float cn,
@@ -35,34 +26,30 @@ __device__ __forceinline__ float guided(float s, float ec, float eu) {
 
 __global__ void cfg_combine_kernel(int64_t n, float s, const float* __restrict__ eps_both,
                                    float* __restrict__ out) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) {
-    out[i] = guided(s, eps_both[i], eps_both[n + i]);
-  }
+  for_each_index(n, [&](int64_t i) { out[i] = guided(s, eps_both[i], eps_both[n + i]); });
 }
 
 // out[i] = c * g[i] and, when out2 is not null, out2[i] = c2 * g[i].
 __global__ void scale2_kernel(int64_t n, float c, float c2, const float* __restrict__ g,
                               float* __restrict__ out, float* __restrict__ out2) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) {
+  for_each_index(n, [&](int64_t i) {
     if (out) out[i] = __fmul_rn(c, g[i]);
     if (out2) out2[i] = __fmul_rn(c2, g[i]);
-  }
+  });
 }
 
 __global__ void step_kernel(int64_t n, float cx, float ce, float cn, const float* __restrict__ x,
                             const float* __restrict__ eps, const float* __restrict__ noise,
                             float* __restrict__ out) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) {
-    out[i] = combine3(cx, x[i], ce, eps[i], cn, noise, i);
-  }
+  for_each_index(n, [&](int64_t i) { out[i] = combine3(cx, x[i], ce, eps[i], cn, noise, i); });
 }
 
 __global__ void step_cfg_kernel(int64_t n, float s, float cx, float ce, float cn,
                                 const float* __restrict__ x, const float* __restrict__ eps_both,
                                 const float* __restrict__ noise, float* __restrict__ out) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) {
+  for_each_index(n, [&](int64_t i) {
     out[i] = combine3(cx, x[i], ce, guided(s, eps_both[i], eps_both[n + i]), cn, noise, i);
-  }
+  });
 }
 
 // The update x_prev = cx * x_t + ce * eps + cn * noise of either sampler, as floats.
@@ -76,12 +63,10 @@ StepCoefs coefs(const DdpmStepArgs& a) {
           static_cast<float>(a.sigma), a.sigma != 0};
 }
 
-StepCoefs coefs(const DdimStepArgs& a) {  // the folding of kernels/cpu/diffusion.h, in double
-  const double ab_t = a.alpha_bar_t, ab_prev = a.alpha_bar_prev;
-  const double dir = std::sqrt(std::max(0.0, 1 - ab_prev - a.sigma * a.sigma));
-  return {static_cast<float>(std::sqrt(ab_prev / ab_t)),
-          static_cast<float>(dir - std::sqrt(ab_prev * (1 - ab_t) / ab_t)),
-          static_cast<float>(a.sigma), a.sigma != 0};
+StepCoefs coefs(const DdimStepArgs& a) {
+  const DdimStepCoefs c = ddim_step_coefs(a);
+  return {static_cast<float>(c.x), static_cast<float>(c.eps), static_cast<float>(a.sigma),
+          a.sigma != 0};
 }
 
 void step(int64_t n, const StepCoefs& c, const float* x_t, const float* eps, const float* noise,

@@ -6,8 +6,8 @@
 // rounds each operation as IEEE float.
 #include "kernels/cuda/optim.h"
 
-#include <cmath>
-
+#include "kernels/coefficients.h"
+#include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
 namespace ldm::kernels::cuda {
@@ -15,16 +15,10 @@ namespace {
 
 constexpr int kThreads = 256;
 
-struct AdamWCoefs {
-  float decay, b1, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps;
-};
-
-__global__ void adamw_kernel(int64_t n, AdamWCoefs c, float* __restrict__ param,
+__global__ void adamw_kernel(int64_t n, AdamWCoefs<float> c, float* __restrict__ param,
                              const float* __restrict__ grad, float* __restrict__ m,
                              float* __restrict__ v) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += stride) {
+  for_each_index(n, [&](int64_t i) {
     const float g = grad[i];
     const float mi = __fadd_rn(__fmul_rn(c.b1, m[i]), __fmul_rn(c.one_minus_b1, g));
     const float vi = __fadd_rn(__fmul_rn(c.b2, v[i]), __fmul_rn(__fmul_rn(c.one_minus_b2, g), g));
@@ -33,16 +27,14 @@ __global__ void adamw_kernel(int64_t n, AdamWCoefs c, float* __restrict__ param,
     param[i] = __fsub_rn(__fmul_rn(param[i], c.decay), update);
     m[i] = mi;
     v[i] = vi;
-  }
+  });
 }
 
 __global__ void ema_kernel(int64_t n, float decay, float one_minus_decay, float* __restrict__ ema,
                            const float* __restrict__ param) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += stride) {
+  for_each_index(n, [&](int64_t i) {
     ema[i] = __fadd_rn(__fmul_rn(decay, ema[i]), __fmul_rn(one_minus_decay, param[i]));
-  }
+  });
 }
 
 }  // namespace
@@ -50,17 +42,8 @@ __global__ void ema_kernel(int64_t n, float decay, float one_minus_decay, float*
 void adamw_step(const AdamWArgs& a, float* param, const float* grad, float* m, float* v,
                 cudaStream_t stream) {
   if (a.n == 0) return;
-  const double t = static_cast<double>(a.step);
-  const AdamWCoefs c{static_cast<float>(1 - a.lr * a.weight_decay),
-                     static_cast<float>(a.beta1),
-                     static_cast<float>(1 - a.beta1),
-                     static_cast<float>(a.beta2),
-                     static_cast<float>(1 - a.beta2),
-                     static_cast<float>(a.lr / (1 - std::pow(a.beta1, t))),
-                     static_cast<float>(std::sqrt(1 - std::pow(a.beta2, t))),
-                     static_cast<float>(a.eps)};
-  launch(adamw_kernel, grid_for(a.n, kThreads), dim3(kThreads), 0, stream, a.n, c, param, grad, m,
-         v);
+  launch(adamw_kernel, grid_for(a.n, kThreads), dim3(kThreads), 0, stream, a.n,
+         adamw_coefs<float>(a), param, grad, m, v);
 }
 
 void ema_update(const EmaArgs& a, float* ema, const float* param, cudaStream_t stream) {

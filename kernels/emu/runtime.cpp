@@ -266,7 +266,6 @@ class BlockRunner {
     t.fiber = std::move(t.fiber).resume();
     san::finish_switch(block_.asan_fake_stack, nullptr, nullptr);
     block_.current = nullptr;
-    ++t_stats.switches;
   }
 
   // After an error: resumes every unfinished thread once, so that it unwinds its stack through
@@ -424,9 +423,6 @@ const char* to_string(ThreadOrder order) {
 void set_launch_options(const LaunchOptions& options) {
   t_options = options;
 }
-const LaunchOptions& launch_options() {
-  return t_options;
-}
 const GridStats& last_grid_stats() {
   return t_stats;
 }
@@ -452,10 +448,6 @@ void run_grid(Dim3 grid, Dim3 block, std::size_t dynamic_shared_bytes,
   for (uint64_t b : blocks) {
     const Dim3 idx{static_cast<unsigned>(b % grid.x), static_cast<unsigned>(b / grid.x % grid.y),
                    static_cast<unsigned>(b / (uint64_t{grid.x} * grid.y))};
-    if (t_stats.blocks < 16) {
-      if (t_stats.blocks > 0) t_stats.block_order += ';';
-      t_stats.block_order += dims(idx);
-    }
     BlockRunner runner(grid, block, idx, dynamic_shared_bytes, body, stacks, rng);
     // TSan: what the block's threads did happens before the host frees and refills their
     // storage, and before whatever the host does next, also when the block fails (declared
@@ -534,11 +526,6 @@ unsigned active_mask() {
 void* dynamic_shared_memory() {
   current_thread("dynamic shared memory");
   return t_runner->shared();
-}
-
-std::size_t dynamic_shared_bytes() {
-  current_thread("dynamic shared memory");
-  return t_block->shared_bytes;
 }
 
 }  // namespace ldm::emu

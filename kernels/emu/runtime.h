@@ -42,7 +42,6 @@ struct LaunchOptions {
 
 // The options every launch on this OS thread uses until changed (tests set them per order).
 void set_launch_options(const LaunchOptions& options);
-const LaunchOptions& launch_options();
 
 // A kernel did something undefined on a GPU: a divergent barrier, a collective whose lanes
 // disagree, a shuffle from outside its mask, a write past dynamic shared memory.
@@ -97,12 +96,10 @@ unsigned active_mask();
 // This block's dynamic shared memory, filled with 0xff bytes (NaN as float) at block start and
 // guarded: a write past either end is reported when the block ends.
 void* dynamic_shared_memory();
-std::size_t dynamic_shared_bytes();
 
 // Statistics of the last run_grid on this OS thread, for tests.
 struct GridStats {
-  uint64_t blocks = 0, threads = 0, barriers = 0, warp_collectives = 0, switches = 0;
-  std::string block_order;  // "x,y,z;x,y,z;..." of the first 16 blocks run, for tests
+  uint64_t blocks = 0, threads = 0, barriers = 0, warp_collectives = 0;
 };
 const GridStats& last_grid_stats();
 

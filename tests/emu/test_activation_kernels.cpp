@@ -4,14 +4,11 @@
 // epsilons of |x| + |y| (+ 1 for the gradients, whose terms are O(1)).
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstring>
-#include <limits>
-#include <random>
 #include <vector>
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cuda/activation.h"
-#include "kernels/emu/runtime.h"
+#include "tests/emu/parity.h"
 
 namespace ldm::test {
 namespace {
@@ -20,40 +17,20 @@ namespace cpu = kernels::cpu;
 namespace gpu = kernels::cuda;
 
 constexpr std::size_t kN = 1001;
-constexpr double kEps = std::numeric_limits<float>::epsilon();
+constexpr uint64_t kOrderSeed = 11;
 
 std::vector<float> spread_floats(uint64_t seed) {  // uniform in [-8, 8): both tails of exp
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> d(-8.0f, 8.0f);
-  std::vector<float> v(kN);
-  for (float& x : v) x = d(rng);
-  return v;
+  return uniform_floats(kN, seed, -8.0f, 8.0f);
 }
 
+// 8 float epsilons of |x| + |want| + extra.
 bool close(const std::vector<float>& got, const std::vector<float>& want,
            const std::vector<float>& x, double extra) {
+  std::vector<double> scale(got.size());
   for (std::size_t i = 0; i < got.size(); ++i) {
-    const double tol = 8 * kEps * (std::abs(x[i]) + std::abs(want[i]) + extra);
-    if (!(std::abs(static_cast<double>(got[i]) - want[i]) <= tol)) {
-      UNSCOPED_INFO("element " << i << " (x = " << x[i] << "): " << got[i] << " vs " << want[i]);
-      return false;
-    }
+    scale[i] = std::abs(x[i]) + std::abs(want[i]) + extra;
   }
-  return true;
-}
-
-template <typename F>
-void for_each_order(F&& check) {
-  for (auto order : {emu::ThreadOrder::kForward, emu::ThreadOrder::kReverse,
-                     emu::ThreadOrder::kShuffled}) {
-    emu::LaunchOptions o;
-    o.order = order;
-    o.seed = 11;
-    emu::set_launch_options(o);
-    INFO(emu::to_string(order));
-    check();
-  }
-  emu::set_launch_options({});
+  return within_eps(got, want, scale, 8);
 }
 
 TEST_CASE("emulated SiLU and tanh match the CPU", "[emu]") {
@@ -63,7 +40,7 @@ TEST_CASE("emulated SiLU and tanh match the CPU", "[emu]") {
   cpu::silu_backward(static_cast<int64_t>(kN), x.data(), dy.data(), dsilu.data());
   cpu::tanh_forward(static_cast<int64_t>(kN), x.data(), tanh_y.data());
   cpu::tanh_backward(static_cast<int64_t>(kN), tanh_y.data(), dy.data(), dtanh.data());
-  for_each_order([&] {
+  for_each_order(kOrderSeed, [&] {
     std::vector<float> got(kN);
     const int64_t n = static_cast<int64_t>(kN);
     gpu::silu_forward(n, x.data(), got.data(), nullptr);
@@ -87,12 +64,12 @@ TEST_CASE("emulated hardtanh matches the CPU bitwise", "[emu]") {
   std::vector<float> y(kN), dx(kN);
   cpu::hardtanh_forward(a, x.data(), y.data());
   cpu::hardtanh_backward(a, x.data(), dy.data(), dx.data());
-  for_each_order([&] {
+  for_each_order(kOrderSeed, [&] {
     std::vector<float> got(kN);
     gpu::hardtanh_forward(a, x.data(), got.data(), nullptr);
-    CHECK(std::memcmp(got.data(), y.data(), kN * sizeof(float)) == 0);
+    CHECK(bitwise_equal(got, y));
     gpu::hardtanh_backward(a, x.data(), dy.data(), got.data(), nullptr);
-    CHECK(std::memcmp(got.data(), dx.data(), kN * sizeof(float)) == 0);
+    CHECK(bitwise_equal(got, dx));
     CHECK(got[0] == 0.0f);
     CHECK(got[1] == 0.0f);
   });

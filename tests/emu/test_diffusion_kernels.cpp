@@ -4,17 +4,14 @@
 // three products, which GCC may contract into FMAs differently in the two builds (-ffp-contract
 // =fast is its C++ default), so each may differ by the rounding of its terms: at most 4 float
 // epsilons of the sum of the terms' magnitudes.
-#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstring>
-#include <limits>
-#include <random>
 #include <vector>
 
+#include "kernels/coefficients.h"
 #include "kernels/cpu/diffusion.h"
 #include "kernels/cuda/diffusion.h"
-#include "kernels/emu/runtime.h"
+#include "tests/emu/parity.h"
 
 namespace ldm::test {
 namespace {
@@ -24,33 +21,6 @@ namespace gpu = kernels::cuda;
 using kernels::CfgCombineArgs;
 using kernels::DdimStepArgs;
 using kernels::DdpmStepArgs;
-
-std::vector<float> normal_floats(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// got[i] within 4 float epsilons of terms[i] (the sum of the magnitudes of want[i]'s terms).
-bool close(const std::vector<float>& got, const std::vector<float>& want,
-           const std::vector<double>& terms) {
-  if (got.size() != want.size()) return false;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double tol = 4.0 * std::numeric_limits<float>::epsilon() * terms[i];
-    if (!(std::abs(static_cast<double>(got[i]) - want[i]) <= tol)) {
-      UNSCOPED_INFO("element " << i << ": " << got[i] << " vs " << want[i] << ", tolerance "
-                               << tol);
-      return false;
-    }
-  }
-  return true;
-}
 
 // |cx x| + |ce e| + |cn noise| per element.
 std::vector<double> step_terms(double cx, const std::vector<float>& x, double ce,
@@ -63,13 +33,6 @@ std::vector<double> step_terms(double cx, const std::vector<float>& x, double ce
   return t;
 }
 
-// DdimStepArgs as the x / eps coefficients of its folded update (kernels/cpu/diffusion.h).
-std::pair<double, double> ddim_coefs(const kernels::DdimStepArgs& a) {
-  const double dir = std::sqrt(std::max(0.0, 1 - a.alpha_bar_prev - a.sigma * a.sigma));
-  return {std::sqrt(a.alpha_bar_prev / a.alpha_bar_t),
-          dir - std::sqrt(a.alpha_bar_prev * (1 - a.alpha_bar_t) / a.alpha_bar_t)};
-}
-
 // 1,001 elements: four blocks of 256, the last one partial. 300,007: more than the 1,024
 // blocks of 256 that grid_for allows, so every thread loops (not under TSan, which takes about
 // a minute for its 260,000 fibers: sanitizer builds run small shapes).
@@ -79,18 +42,7 @@ constexpr std::size_t kSizes[] = {1001};
 constexpr std::size_t kSizes[] = {1001, 300007};
 #endif
 
-void for_each_order(const std::function<void()>& check) {
-  for (auto order :
-       {emu::ThreadOrder::kForward, emu::ThreadOrder::kReverse, emu::ThreadOrder::kShuffled}) {
-    emu::LaunchOptions o;
-    o.order = order;
-    o.seed = 5;
-    emu::set_launch_options(o);
-    INFO(emu::to_string(order));
-    check();
-  }
-  emu::set_launch_options({});
-}
+constexpr uint64_t kOrderSeed = 5;
 
 TEST_CASE("emulated cfg_combine matches the CPU", "[emu]") {
   for (std::size_t n : kSizes) {
@@ -104,11 +56,11 @@ TEST_CASE("emulated cfg_combine matches the CPU", "[emu]") {
     for (std::size_t i = 0; i < n; ++i) {
       terms[i] = std::abs(eps_both[n + i]) + std::abs(3.0 * (eps_both[i] - eps_both[n + i]));
     }
-    for_each_order([&] {
+    for_each_order(kOrderSeed, [&] {
       std::vector<float> got(n), got_grad(2 * n);
       gpu::cfg_combine_forward(a, eps_both.data(), got.data(), nullptr);
       gpu::cfg_combine_backward(a, dout.data(), got_grad.data(), nullptr);
-      CHECK(close(got, want, terms));
+      CHECK(within_eps(got, want, terms, 4));
       CHECK(bitwise_equal(got_grad, want_grad));
     });
   }
@@ -128,20 +80,20 @@ TEST_CASE("emulated DDPM and DDIM steps match the CPU", "[emu]") {
     std::vector<float> w_dx(n), w_de(n), w_dn(n), v_dx(n), v_de(n), v_dn(n);
     cpu::ddpm_step_backward(ddpm, dout.data(), w_dx.data(), w_de.data(), w_dn.data());
     cpu::ddim_step_backward(ddim, dout.data(), v_dx.data(), v_de.data(), v_dn.data());
-    const auto [dx_c, de_c] = ddim_coefs(ddim);
-    const auto [dx0_c, de0_c] = ddim_coefs(ddim_eta0);
+    const auto [dx_c, de_c] = kernels::ddim_step_coefs(ddim);
+    const auto [dx0_c, de0_c] = kernels::ddim_step_coefs(ddim_eta0);
     const auto ddpm_terms = step_terms(ddpm.coef_x, x_t, ddpm.coef_eps, eps, ddpm.sigma, noise);
     const auto ddim_terms = step_terms(dx_c, x_t, de_c, eps, ddim.sigma, noise);
     const auto eta0_terms = step_terms(dx0_c, x_t, de0_c, eps, 0.0, noise);
-    for_each_order([&] {
+    for_each_order(kOrderSeed, [&] {
       std::vector<float> got(n);
       gpu::ddpm_step_forward(ddpm, x_t.data(), eps.data(), noise.data(), got.data(), nullptr);
-      CHECK(close(got, want_ddpm, ddpm_terms));
+      CHECK(within_eps(got, want_ddpm, ddpm_terms, 4));
       gpu::ddim_step_forward(ddim, x_t.data(), eps.data(), noise.data(), got.data(), nullptr);
-      CHECK(close(got, want_ddim, ddim_terms));
+      CHECK(within_eps(got, want_ddim, ddim_terms, 4));
       // sigma = 0: the noise is never read, so it may be null.
       gpu::ddim_step_forward(ddim_eta0, x_t.data(), eps.data(), nullptr, got.data(), nullptr);
-      CHECK(close(got, want_eta0, eta0_terms));
+      CHECK(within_eps(got, want_eta0, eta0_terms, 4));
       std::vector<float> dx(n), de(n), dn(n);
       gpu::ddpm_step_backward(ddpm, dout.data(), dx.data(), de.data(), dn.data(), nullptr);
       CHECK(bitwise_equal(dx, w_dx));
@@ -171,20 +123,20 @@ TEST_CASE("the fused CFG + step kernels equal cfg_combine then the step on the C
     guided[i] = std::abs(eps_both[n + i]) + 7.0 * std::abs(eps_both[i] - eps_both[n + i]);
   }
   std::vector<double> ddpm_terms(n), ddim_terms(n);
-  const auto [cx, ce] = ddim_coefs(ddim);
+  const auto [cx, ce] = kernels::ddim_step_coefs(ddim);
   for (std::size_t i = 0; i < n; ++i) {
     ddpm_terms[i] = std::abs(ddpm.coef_x * x_t[i]) + ddpm.coef_eps * guided[i] +
                     ddpm.sigma * std::abs(noise[i]);
     ddim_terms[i] = std::abs(cx * x_t[i]) + std::abs(ce) * guided[i];
   }
-  for_each_order([&] {
+  for_each_order(kOrderSeed, [&] {
     std::vector<float> got(n);
     gpu::ddpm_step_cfg_forward(cfg, ddpm, x_t.data(), eps_both.data(), noise.data(), got.data(),
                                nullptr);
-    CHECK(close(got, want_ddpm, ddpm_terms));
+    CHECK(within_eps(got, want_ddpm, ddpm_terms, 4));
     gpu::ddim_step_cfg_forward(cfg, ddim, x_t.data(), eps_both.data(), noise.data(), got.data(),
                                nullptr);
-    CHECK(close(got, want_ddim, ddim_terms));
+    CHECK(within_eps(got, want_ddim, ddim_terms, 4));
   });
 }
 

@@ -194,6 +194,7 @@ TEST_CASE("warp shuffles and votes follow CUDA's semantics", "[emu]") {
     INFO(emu::to_string(order));
     std::vector<float> sums(4);
     kernels::cuda::launch(k::warp_sum_xor, dim3(2), dim3(64), 0, nullptr, in.data(), sums.data());
+    CHECK(emu::last_grid_stats().warp_collectives == 4 * 5);  // 4 warps, 5 butterfly steps
     for (int w = 0; w < 4; ++w) {
       const float first = 1.0f + 32.0f * static_cast<float>(w);
       CHECK(sums[static_cast<std::size_t>(w)] == 16.0f * (2.0f * first + 31.0f));

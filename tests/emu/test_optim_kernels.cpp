@@ -5,13 +5,12 @@
 // within 8 (its update divides by sqrt(v) + eps, which carries v's rounding).
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <limits>
-#include <random>
 #include <vector>
 
+#include "kernels/coefficients.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cuda/optim.h"
-#include "kernels/emu/runtime.h"
+#include "tests/emu/parity.h"
 
 namespace ldm::test {
 namespace {
@@ -19,39 +18,9 @@ namespace {
 using kernels::AdamWArgs;
 using kernels::EmaArgs;
 
-constexpr double kEps = std::numeric_limits<float>::epsilon();
-
-std::vector<float> normal_floats(std::size_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// |got - want| <= ulps * eps * bound[i] for every element.
-bool within(const std::vector<float>& got, const std::vector<float>& want,
-            const std::vector<double>& bound, double ulps) {
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double tol = ulps * kEps * bound[i];
-    if (!(std::abs(static_cast<double>(got[i]) - want[i]) <= tol)) {
-      UNSCOPED_INFO("element " << i << ": " << got[i] << " vs " << want[i] << ", tolerance "
-                               << tol);
-      return false;
-    }
-  }
-  return true;
-}
-
 TEST_CASE("emulated AdamW matches the CPU over several steps", "[emu]") {
   const std::size_t n = 1001;
-  for (auto order : {emu::ThreadOrder::kForward, emu::ThreadOrder::kReverse,
-                     emu::ThreadOrder::kShuffled}) {
-    emu::LaunchOptions o;
-    o.order = order;
-    o.seed = 9;
-    emu::set_launch_options(o);
-    INFO(emu::to_string(order));
+  for_each_order(9, [&] {
     std::vector<float> p_cpu = normal_floats(n, 1), m_cpu(n, 0.0f), v_cpu(n, 0.0f);
     std::vector<float> p_emu = p_cpu, m_emu = m_cpu, v_emu = v_cpu;
     for (int64_t step = 1; step <= 5; ++step) {
@@ -62,8 +31,7 @@ TEST_CASE("emulated AdamW matches the CPU over several steps", "[emu]") {
       const std::vector<float> grad = normal_floats(n, 100 + static_cast<uint64_t>(step), 0.1f);
       const AdamWArgs a{static_cast<int64_t>(n), 2e-3, 0.9, 0.999, 1e-8, 0.01, step};
       std::vector<double> m_bound(n), v_bound(n), p_bound(n);
-      const double step_size = a.lr / (1 - std::pow(a.beta1, static_cast<double>(step)));
-      const double bc2 = std::sqrt(1 - std::pow(a.beta2, static_cast<double>(step)));
+      const kernels::AdamWCoefs<double> c = kernels::adamw_coefs<double>(a);
       for (std::size_t i = 0; i < n; ++i) {
         const double g = grad[i];
         m_bound[i] = std::abs(a.beta1 * m_cpu[i]) + std::abs((1 - a.beta1) * g);
@@ -71,18 +39,16 @@ TEST_CASE("emulated AdamW matches the CPU over several steps", "[emu]") {
         const double mi = a.beta1 * m_cpu[i] + (1 - a.beta1) * g;
         const double vi = a.beta2 * v_cpu[i] + (1 - a.beta2) * g * g;
         p_bound[i] = std::abs(p_cpu[i] * (1 - a.lr * a.weight_decay)) +
-                     std::abs(step_size * mi / (std::sqrt(vi) / bc2 + a.eps));
+                     std::abs(c.step_size * mi / (std::sqrt(vi) / c.bc2_sqrt + a.eps));
       }
       kernels::cpu::adamw_step(a, p_cpu.data(), grad.data(), m_cpu.data(), v_cpu.data());
-      kernels::cuda::adamw_step(a, p_emu.data(), grad.data(), m_emu.data(), v_emu.data(),
-                                nullptr);
+      kernels::cuda::adamw_step(a, p_emu.data(), grad.data(), m_emu.data(), v_emu.data(), nullptr);
       INFO("step " << step);
-      CHECK(within(m_emu, m_cpu, m_bound, 4));
-      CHECK(within(v_emu, v_cpu, v_bound, 4));
-      CHECK(within(p_emu, p_cpu, p_bound, 8));
+      CHECK(within_eps(m_emu, m_cpu, m_bound, 4));
+      CHECK(within_eps(v_emu, v_cpu, v_bound, 4));
+      CHECK(within_eps(p_emu, p_cpu, p_bound, 8));
     }
-  }
-  emu::set_launch_options({});
+  });
 }
 
 TEST_CASE("emulated EMA matches the CPU", "[emu]") {
@@ -90,14 +56,17 @@ TEST_CASE("emulated EMA matches the CPU", "[emu]") {
   const std::vector<float> param = normal_floats(n, 2);
   const std::vector<float> start = normal_floats(n, 3);
   const EmaArgs a{static_cast<int64_t>(n), 0.999};
-  std::vector<float> ema_cpu = start, ema_emu = start;
+  std::vector<float> ema_cpu = start;
   kernels::cpu::ema_update(a, ema_cpu.data(), param.data());
-  kernels::cuda::ema_update(a, ema_emu.data(), param.data(), nullptr);
   std::vector<double> bound(n);
   for (std::size_t i = 0; i < n; ++i) {
     bound[i] = std::abs(a.decay * start[i]) + std::abs((1 - a.decay) * param[i]);
   }
-  CHECK(within(ema_emu, ema_cpu, bound, 4));
+  for_each_order(9, [&] {
+    std::vector<float> ema_emu = start;
+    kernels::cuda::ema_update(a, ema_emu.data(), param.data(), nullptr);
+    CHECK(within_eps(ema_emu, ema_cpu, bound, 4));
+  });
 }
 
 }  // namespace
