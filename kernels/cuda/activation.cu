@@ -7,7 +7,7 @@
 #include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 namespace {
 
 constexpr int kThreads = 256;
@@ -78,4 +78,4 @@ void hardtanh_backward(const ElementwiseArgs& a, const float* x, const float* dy
          static_cast<float>(a.min_val), static_cast<float>(a.max_val), x, dy, dx);
 }
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET

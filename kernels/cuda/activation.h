@@ -8,7 +8,7 @@
 #include "kernels/args.h"
 #include "kernels/cuda/dialect.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 
 void silu_forward(int64_t n, const float* x, float* y, cudaStream_t stream);
 void silu_backward(int64_t n, const float* x, const float* dy, float* dx, cudaStream_t stream);
@@ -20,4 +20,4 @@ void hardtanh_forward(const ElementwiseArgs& a, const float* x, float* y, cudaSt
 void hardtanh_backward(const ElementwiseArgs& a, const float* x, const float* dy, float* dx,
                        cudaStream_t stream);
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET

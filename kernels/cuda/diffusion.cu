@@ -7,7 +7,7 @@
 #include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 namespace {
 
 constexpr int kThreads = 256;
@@ -144,4 +144,4 @@ void ddim_step_cfg_forward(const CfgCombineArgs& cfg, const DdimStepArgs& a, con
   step_cfg(cfg, a.n, coefs(a), x_t, eps_both, noise, x_prev, stream);
 }
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET

@@ -8,7 +8,7 @@
 #include "kernels/args.h"
 #include "kernels/cuda/dialect.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 
 void cfg_combine_forward(const CfgCombineArgs& a, const float* eps_both, float* out,
                          cudaStream_t stream);
@@ -35,4 +35,4 @@ void ddim_step_cfg_forward(const CfgCombineArgs& cfg, const DdimStepArgs& a, con
                            const float* eps_both, const float* noise, float* x_prev,
                            cudaStream_t stream);
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET

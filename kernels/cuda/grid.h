@@ -5,7 +5,7 @@
 
 #include "kernels/cuda/dialect.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 
 // body(i) for every i < n, as a grid-stride loop: any grid size covers n (see grid_for).
 template <typename Body>
@@ -17,4 +17,4 @@ __device__ __forceinline__ void for_each_index(int64_t n, Body body) {
   }
 }
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET

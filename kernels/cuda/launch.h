@@ -9,7 +9,7 @@
 
 #include "kernels/cuda/dialect.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 
 // Blocks for a grid-stride loop over n elements with `threads` a block: enough to cover n, at
 // most max_blocks (every loop in kernels/cuda strides, so fewer blocks are still correct).
@@ -30,4 +30,4 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared
 #endif
 }
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET

@@ -10,7 +10,7 @@
 #include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 namespace {
 
 constexpr int kThreads = 256;
@@ -52,4 +52,4 @@ void ema_update(const EmaArgs& a, float* ema, const float* param, cudaStream_t s
          static_cast<float>(a.decay), static_cast<float>(1 - a.decay), ema, param);
 }
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET

@@ -6,7 +6,7 @@
 #include "kernels/args.h"
 #include "kernels/cuda/dialect.h"
 
-namespace ldm::kernels::cuda {
+namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 
 // param, grad, m, v [n]; updates param, m and v in place.
 void adamw_step(const AdamWArgs& a, float* param, const float* grad, float* m, float* v,
@@ -15,4 +15,4 @@ void adamw_step(const AdamWArgs& a, float* param, const float* grad, float* m, f
 // ema, param [n]: ema = decay * ema + (1 - decay) * param, in place.
 void ema_update(const EmaArgs& a, float* ema, const float* param, cudaStream_t stream);
 
-}  // namespace ldm::kernels::cuda
+}  // namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET
