@@ -1,5 +1,7 @@
-// The CPU caching allocator: 64-byte aligned blocks in size classes (powers of two up to 1 MiB,
-// then whole MiB), so that a freed block fits the next request of a similar size.
+// The caching allocators of the CPU and of the emulated device (both host memory), and the way to
+// the CUDA one (core/cuda/runtime.h). Host blocks are 64-byte aligned, in size classes (powers
+// of two up to 1 MiB, then whole MiB), so that a freed block fits the next request of a similar
+// size.
 #include "core/allocator.h"
 
 #include <bit>
@@ -10,6 +12,9 @@
 #include <vector>
 
 #include "core/check.h"
+#ifdef LDM_HAVE_CUDA
+#include "core/cuda/runtime.h"
+#endif
 
 namespace ldm {
 namespace {
@@ -78,11 +83,25 @@ class CpuCachingAllocator final : public Allocator {
 }  // namespace
 
 Allocator& allocator_for(Device device) {
-  if (device.kind != DeviceKind::kCpu)
-    fail("device ", device.name(), " is not available in this build (only cpu)");
   // Leaked on purpose: tensors in static storage may be freed after any destructor would run.
-  static auto* cpu = new CpuCachingAllocator();
-  return *cpu;
+  switch (device.kind) {
+    case DeviceKind::kCpu: {
+      static auto* cpu = new CpuCachingAllocator();
+      return *cpu;
+    }
+    case DeviceKind::kEmu: {
+      // The emulated GPU's memory is host memory, counted apart from the CPU's.
+      static auto* emu = new CpuCachingAllocator();
+      return *emu;
+    }
+    case DeviceKind::kCuda:
+#ifdef LDM_HAVE_CUDA
+      return cuda_runtime::allocator(device.index);
+#else
+      break;
+#endif
+  }
+  fail("device ", device.name(), ": ", device_unavailable_reason(device));
 }
 
 }  // namespace ldm

@@ -61,7 +61,8 @@ namespace {
 
 template <typename Generate>
 Tensor fill(Rng& rng, const Shape& shape, DType dtype, Generate&& generate) {
-  Tensor t = Tensor::empty(shape, dtype);
+  // Filled on the host (the generator is the CPU's Philox), then moved to the default device.
+  Tensor t = Tensor::empty(shape, dtype, Device::cpu());
   const int64_t n = t.numel();
   const uint64_t base = rng.offset;
   rng.offset += static_cast<uint64_t>(n);
@@ -94,20 +95,20 @@ Tensor Rng::uniform(const Shape& shape, double low, double high, DType dtype) {
     for (int64_t i = 0; i < t.numel(); ++i)
       if (p[i] >= static_cast<float>(high) && high > low) p[i] = below;
   }
-  return t;
+  return t.to(default_device());
 }
 
 Tensor Rng::normal(const Shape& shape, double mean, double stddev, DType dtype) {
   return fill(*this, shape, dtype, [&](uint64_t i) {
-    return mean + stddev * standard_normal(seed, stream, i);
-  });
+           return mean + stddev * standard_normal(seed, stream, i);
+         }).to(default_device());
 }
 
 Tensor Rng::randint(const Shape& shape, int32_t bound) {
   if (bound <= 0) fail("randint: bound must be positive, not ", bound);
   return fill(*this, shape, DType::kI32, [&](uint64_t i) {
-    return static_cast<int32_t>(uniform01(seed, stream, i) * bound);
-  });
+           return static_cast<int32_t>(uniform01(seed, stream, i) * bound);
+         }).to(default_device());
 }
 
 }  // namespace ldm

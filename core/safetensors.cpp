@@ -81,7 +81,10 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(header_size >> (8 * i));
     write_all(fd, length, 8, path);
     write_all(fd, text.data(), text.size(), path);
-    for (const auto& [name, tensor] : tensors) write_all(fd, tensor.raw_data(), tensor.nbytes(), path);
+    for (const auto& [name, tensor] : tensors) {
+      const Tensor host = host_accessible(tensor.device()) ? tensor : tensor.to(Device::cpu());
+      write_all(fd, host.raw_data(), host.nbytes(), path);
+    }
     if (::fsync(fd) != 0) fail("cannot write ", path, ": fsync: ", std::strerror(errno));
   } catch (...) {
     ::close(fd);
@@ -146,11 +149,11 @@ SafetensorsContents load_safetensors(const std::string& path) {
           offsets[1] > data_size)
         fail(path, ": tensor '", name, "' has data offsets outside the file or not matching its ",
              "shape (truncated?)");
-      Tensor t = Tensor::empty(shape, dtype);
+      Tensor t = Tensor::empty(shape, dtype, Device::cpu());
       in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
       in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(bytes));
       if (!in) fail(path, ": could not read tensor '", name, "' (truncated?)");
-      contents.tensors.emplace(name, t);
+      contents.tensors.emplace(name, t.to(default_device()));
     } catch (const nlohmann::json::exception& e) {
       fail(path, ": bad header entry for '", name, "' (", e.what(), ")");
     }

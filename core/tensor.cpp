@@ -1,9 +1,8 @@
-// Tensor construction, conversion and copies. Contents are touched directly here because only
-// the CPU device exists; device copies move into the backends with the CUDA issue.
+// Tensor construction, conversion and copies. Contents are filled and converted on the host; a
+// tensor on a device the host cannot address (cuda) is staged through a CPU copy.
 #include "core/tensor.h"
 
 #include <algorithm>
-#include <cstring>
 #include <sstream>
 
 #include "core/allocator.h"
@@ -64,11 +63,12 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  std::memset(t.raw_data(), 0, t.nbytes());
+  zero_bytes(t.raw_data(), device, t.nbytes());
   return t;
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  if (!host_accessible(device)) return full(shape, value, dtype, Device::cpu()).to(device);
   Tensor t = empty(shape, dtype, device);
   visit_dtype(dtype, [&]<typename T>() { std::fill_n(t.data<T>(), t.numel(), static_cast<T>(value)); });
   return t;
@@ -79,7 +79,7 @@ Tensor Tensor::from_vector(std::span<const T> values, const Shape& shape, Device
   if (static_cast<int64_t>(values.size()) != shape_numel(shape))
     fail("from_vector: ", values.size(), " values do not fill shape ", shape_str(shape));
   Tensor t = empty(shape, dtype_of<T>, device);
-  std::copy(values.begin(), values.end(), t.data<T>());
+  copy_bytes(t.raw_data(), device, values.data(), Device::cpu(), t.nbytes());
   return t;
 }
 template Tensor Tensor::from_vector<float>(std::span<const float>, const Shape&, Device);
@@ -117,12 +117,20 @@ Tensor Tensor::detach() const {
 
 Tensor Tensor::clone() const {
   Tensor t = empty(shape(), dtype(), device());
-  std::memcpy(t.raw_data(), raw_data(), nbytes());
+  copy_bytes(t.raw_data(), device(), raw_data(), device(), nbytes());
+  return t;
+}
+
+Tensor Tensor::to(Device target) const {
+  if (target == device()) return detach();
+  Tensor t = empty(shape(), dtype(), target);
+  copy_bytes(t.raw_data(), target, raw_data(), device(), nbytes());
   return t;
 }
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return clone();
+  if (!host_accessible(device())) return to(Device::cpu()).to(target).to(device());
   Tensor t = empty(shape(), target, device());
   visit_dtype(dtype(), [&]<typename From>() {
     visit_dtype(target, [&]<typename To>() {
@@ -137,7 +145,8 @@ Tensor Tensor::reshape(const Shape& shape) const { return ops::reshape(*this, sh
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  const Tensor converted = dtype() == dtype_of<T> ? *this : to(dtype_of<T>);
+  const Tensor on_host = host_accessible(device()) ? *this : to(Device::cpu());
+  const Tensor converted = dtype() == dtype_of<T> ? on_host : on_host.to(dtype_of<T>);
   const T* p = converted.data<T>();
   return std::vector<T>(p, p + numel());
 }

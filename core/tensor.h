@@ -1,5 +1,6 @@
 // Tensor: a shared handle to contiguous storage plus shape, dtype and device. Copies of a Tensor
-// alias the same data (like torch.Tensor); clone() copies. Layout is always contiguous row-major
+// alias the same data (like torch.Tensor); clone() copies. Tensors made without a device go on
+// default_device() (core/device.h). Layout is always contiguous row-major
 // (NCHW for images); the only views are reshape/detach, which share storage.
 #pragma once
 
@@ -59,17 +60,17 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // Uninitialized contents.
-  static Tensor empty(const Shape& shape, DType dtype = DType::kF32, Device device = Device::cpu());
-  static Tensor zeros(const Shape& shape, DType dtype = DType::kF32, Device device = Device::cpu());
+  static Tensor empty(const Shape& shape, DType dtype = DType::kF32, Device device = default_device());
+  static Tensor zeros(const Shape& shape, DType dtype = DType::kF32, Device device = default_device());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::kF32,
-                     Device device = Device::cpu());
+                     Device device = default_device());
   // Copies `values` (numel must match the shape) into a new tensor of dtype T.
   template <typename T>
   static Tensor from_vector(std::span<const T> values, const Shape& shape,
-                            Device device = Device::cpu());
+                            Device device = default_device());
   template <typename T>
   static Tensor from_vector(std::initializer_list<T> values, const Shape& shape,
-                            Device device = Device::cpu()) {
+                            Device device = default_device()) {
     return from_vector<T>(std::span<const T>(values.begin(), values.size()), shape, device);
   }
   static Tensor empty_like(const Tensor& other) {
@@ -90,6 +91,8 @@ class Tensor {
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
   std::string description() const;  // "f32 [64, 3, 8, 8]"
 
+  // Pointers into the tensor's device memory: host memory for cpu and emu, GPU memory for cuda
+  // (for kernels only; read it on the host through to_vector() or to(Device::cpu())).
   void* raw_data() const {
     return static_cast<char*>(impl().storage->data()) + impl().offset_bytes;
   }
@@ -116,6 +119,8 @@ class Tensor {
   Tensor clone() const;
   // Converted copy (f32 <-> f64 <-> i32), no autograd history.
   Tensor to(DType dtype) const;
+  // Copy on another device (this tensor itself when it is already there), no autograd history.
+  Tensor to(Device device) const;
   // View with another shape of the same numel; autograd-aware (see core/ops/view.h).
   Tensor reshape(const Shape& shape) const;
 

@@ -78,8 +78,8 @@ Batch Batcher::batch(int64_t epoch, int64_t index) const {
   Batch out;
   out.epoch = epoch;
   out.index = index;
-  out.images = Tensor::empty({B, s[1], s[2], s[3]}, dataset_.images.dtype());
-  out.labels = Tensor::empty({B}, DType::kI32);
+  out.images = Tensor::empty({B, s[1], s[2], s[3]}, dataset_.images.dtype(), Device::cpu());
+  out.labels = Tensor::empty({B}, DType::kI32, Device::cpu());
   const size_t row_bytes = static_cast<size_t>(row) * dtype_size(dataset_.images.dtype());
   const auto* src = static_cast<const uint8_t*>(dataset_.images.raw_data());
   auto* dst = static_cast<uint8_t*>(out.images.raw_data());

@@ -138,7 +138,7 @@ ImageDataset load_image_folder(const std::string& dir, int64_t target_size) {
     }
 
   // One resize per distinct size: a folder usually holds one or a few.
-  out.images = Tensor::empty({n, 1, H_out, W_out});
+  out.images = Tensor::empty({n, 1, H_out, W_out}, DType::kF32, Device::cpu());
   float* dst = out.images.data<float>();
   std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> by_size;
   for (int64_t i = 0; i < n; ++i) {
@@ -149,7 +149,7 @@ ImageDataset load_image_folder(const std::string& dir, int64_t target_size) {
   for (const auto& [size, members] : by_size) {
     const auto [H, W] = size;
     const auto m = static_cast<int64_t>(members.size());
-    Tensor group = Tensor::empty({m, 1, H, W});
+    Tensor group = Tensor::empty({m, 1, H, W}, DType::kF32, Device::cpu());
     float* g = group.data<float>();
     for (int64_t j = 0; j < m; ++j) {
       const std::vector<float>& px =

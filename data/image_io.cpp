@@ -158,7 +158,8 @@ void write_png(const std::string& path, const Tensor& image, const PngMetadata& 
   write_png_u8(path, interleaved, H, W, C, metadata);
 }
 
-Tensor make_grid(const Tensor& images, int64_t nrow, int64_t padding, double pad_value) {
+Tensor make_grid(const Tensor& images_anywhere, int64_t nrow, int64_t padding, double pad_value) {
+  const Tensor images = images_anywhere.to(Device::cpu());
   if (images.rank() != 4 || images.dim(0) < 1)
     fail("make_grid: expected images [N, C, H, W], got ", images.description());
   if (nrow < 1) fail("make_grid: nrow must be >= 1, not ", nrow);
@@ -166,7 +167,7 @@ Tensor make_grid(const Tensor& images, int64_t nrow, int64_t padding, double pad
   const int64_t N = images.dim(0), C = images.dim(1), H = images.dim(2), W = images.dim(3);
   const int64_t cols = std::min(nrow, N), rows = (N + cols - 1) / cols;
   const int64_t H_out = rows * (H + padding) + padding, W_out = cols * (W + padding) + padding;
-  Tensor grid = Tensor::full({C, H_out, W_out}, pad_value, images.dtype());
+  Tensor grid = Tensor::full({C, H_out, W_out}, pad_value, images.dtype(), Device::cpu());
   const size_t elem = dtype_size(images.dtype());
   const auto* src = static_cast<const uint8_t*>(images.raw_data());
   auto* dst = static_cast<uint8_t*>(grid.raw_data());

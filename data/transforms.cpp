@@ -13,7 +13,7 @@ namespace ldm::data {
 Tensor u8_to_unit(std::span<const uint8_t> pixels, const Shape& shape) {
   LDM_CHECK(static_cast<int64_t>(pixels.size()) == shape_numel(shape),
             "u8_to_unit: ", pixels.size(), " pixels for shape ", shape_str(shape));
-  Tensor out = Tensor::empty(shape, DType::kF32);
+  Tensor out = Tensor::empty(shape, DType::kF32, Device::cpu());
   float* p = out.data<float>();
   for (size_t i = 0; i < pixels.size(); ++i) p[i] = static_cast<float>(pixels[i]) / 255.0f;
   return out;
@@ -64,7 +64,8 @@ std::vector<float> box_halve_until(std::vector<float> pixels, int64_t& H, int64_
   return pixels;
 }
 
-std::vector<uint8_t> to_u8(const Tensor& x) {
+std::vector<uint8_t> to_u8(const Tensor& image) {
+  const Tensor x = image.to(Device::cpu());
   const int64_t n = x.numel();
   std::vector<uint8_t> out(static_cast<size_t>(n));
   const auto convert = [&]<typename T>(const T* p) {

@@ -2,7 +2,6 @@
 #include "models/module.h"
 
 #include <cmath>
-#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -84,10 +83,9 @@ void load_named_tensors(const NamedTensors& targets, const std::map<std::string,
   // In place, because layers hold handles to these very tensors.
   for (const auto& [name, t] : targets) {
     const Tensor& src = tensors.at(name);
-    LDM_CHECK(t.device().kind == DeviceKind::kCpu && src.device().kind == DeviceKind::kCpu,
-              "load_named_tensors copies on the CPU only");
     // Loading a module's own state_dict() aliases source and target.
-    if (src.raw_data() != t.raw_data()) std::memcpy(t.raw_data(), src.raw_data(), t.nbytes());
+    if (src.raw_data() != t.raw_data())
+      copy_bytes(t.raw_data(), t.device(), src.raw_data(), src.device(), t.nbytes());
   }
 }
 

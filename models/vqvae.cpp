@@ -142,7 +142,10 @@ int64_t DeadCodeRestarter::observe(VqVae& vqvae, const Tensor& z_e, const Tensor
   Rng rng{seed, rng_stream_for("vqvae.restart"), static_cast<uint64_t>(step * K)};
   const std::vector<int32_t> picks =
       rng.randint({K}, static_cast<int32_t>(B * hw)).to_vector<int32_t>();
-  float* codebook = vqvae.codebook().data<float>();
+  // Edited on the host: in place, or on a copy written back when the codebook is on a GPU.
+  const Tensor& target = vqvae.codebook();
+  const Tensor host = host_accessible(target.device()) ? target : target.to(Device::cpu());
+  float* codebook = host.data<float>();
   int64_t restarted = 0;
   for (int64_t k = 0; k < K; ++k) {
     if (counts_[static_cast<size_t>(k)] == 0) {
@@ -153,6 +156,8 @@ int64_t DeadCodeRestarter::observe(VqVae& vqvae, const Tensor& z_e, const Tensor
     }
     counts_[static_cast<size_t>(k)] = 0;
   }
+  if (restarted > 0 && !host_accessible(target.device()))
+    copy_bytes(target.raw_data(), target.device(), codebook, Device::cpu(), host.nbytes());
   return restarted;
 }
 

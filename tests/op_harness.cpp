@@ -172,4 +172,37 @@ GradcheckResult float_matches_double(const OpCase& c) {
   return result;
 }
 
+GradcheckResult device_matches_cpu(const OpCase& c, Device device) {
+  GradcheckResult result;
+  const std::vector<Tensor> want = outputs_and_gradients(c, DType::kF32);
+  std::vector<Tensor> got;
+  {
+    DefaultDeviceGuard on_device(device);
+    got = outputs_and_gradients(c, DType::kF32);
+  }
+  LDM_CHECK(got.size() == want.size());
+  const double rtol = 2 * c.float_rtol;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!want[i].defined() && !got[i].defined()) continue;
+    const size_t n_outputs = want.size() - c.inputs.size();  // then one gradient per input
+    const std::string what = i < n_outputs ? "output " + std::to_string(i)
+                                           : "d/d" + c.inputs[i - n_outputs].name;
+    if (want[i].defined() != got[i].defined() || want[i].shape() != got[i].shape() ||
+        got[i].device() != device) {
+      result.ok = false;
+      result.worst = what + ": " + got[i].description() + " on " +
+                     (got[i].defined() ? got[i].device().name() : "-") + " vs " +
+                     want[i].description();
+      return result;
+    }
+    const auto x = got[i].to_vector<double>(), ref = want[i].to_vector<double>();
+    double scale = 0;
+    for (double v : ref) scale = std::max(scale, std::abs(v));
+    const double atol = rtol * std::max(scale, 1e-30);
+    for (size_t j = 0; j < x.size(); ++j)
+      record(result, x[j], ref[j], atol, rtol, what + "[" + std::to_string(j) + "]");
+  }
+  return result;
+}
+
 }  // namespace ldm::test

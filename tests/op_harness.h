@@ -63,7 +63,8 @@ struct OpCase {
 struct ReferenceCase {
   OpKind op;
   std::string name;
-  std::function<void()> check;  // uses Catch2 REQUIRE/CHECK inside
+  std::function<void()> check;  // uses Catch2 REQUIRE/CHECK inside; tensors on default_device()
+  DType dtype = DType::kF64;    // what check() runs in: f32 cases also run on the CUDA backend
 };
 
 std::vector<OpCase>& op_cases();
@@ -95,6 +96,11 @@ std::vector<Tensor> outputs_and_gradients(const OpCase& c, DType dtype);
 
 // Float path vs double path on the same inputs: outputs and gradients.
 GradcheckResult float_matches_double(const OpCase& c);
+
+// The float path on `device` (inputs made there, as default_device()) vs the CPU's float path on
+// the same inputs: outputs and gradients. Each side is within the case's float_rtol of the
+// double path, so they must agree within twice that.
+GradcheckResult device_matches_cpu(const OpCase& c, Device device);
 
 }  // namespace ldm::test
 

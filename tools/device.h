@@ -1,11 +1,13 @@
-// --device for ldm-train and ldm-sample: the backend that runs the models. Only the CPU does so
-// far; the CUDA kernels exist in part (kernels/cuda) and run only in the kernel tests, through
-// the SIMT emulator. Asking for another device stops with one line saying why, before anything
-// is read or written.
+// --device for ldm-train and ldm-sample: where the models run. cpu is the fast default; cuda is
+// a GPU; emu runs the CUDA kernels through the SIMT emulator on the CPU (slow: for checking and
+// debugging the CUDA path without a GPU). An unusable device stops the tool with one line saying
+// why, before anything is read or written.
 #pragma once
 
 #include <map>
 #include <string>
+
+#include "core/device.h"
 
 namespace ldm::tools {
 
@@ -14,11 +16,8 @@ enum class DeviceChoice { kCpu, kCuda, kEmu };
 // For CLI11's CheckedTransformer: "cpu", "cuda", "emu".
 const std::map<std::string, DeviceChoice>& device_names();
 
-// Throws ldm::Error (one line) unless the models can run on `device` here.
-void require_device(DeviceChoice device);
-
-// Why no CUDA GPU can be used here ("" when one can): no CUDA backend in this build, or the
-// CUDA runtime's own reason (no driver, no device).
-std::string cuda_unavailable_reason();
+// Checks that `choice` can run here (throws ldm::Error, one line, when not) and makes it the
+// default device, so that the models' parameters, RNG draws and loaded checkpoints live there.
+Device use_device(DeviceChoice choice);
 
 }  // namespace ldm::tools

@@ -10,13 +10,16 @@
 namespace ldm::tools {
 namespace {
 
-// Applies fn to batches of x along dim 0 and concatenates the results.
+// Applies fn to batches of x along dim 0, each moved to the models' device, and concatenates the
+// results on the host (where datasets live).
 template <typename Fn>
 Tensor map_batches(const Tensor& x, Fn fn) {
   NoGradGuard no_grad;
   const int64_t N = x.shape()[0];
   std::vector<Tensor> parts;
-  for (int64_t b = 0; b < N; b += kEvalBatch) parts.push_back(fn(rows(x, b, std::min(N, b + kEvalBatch))));
+  for (int64_t b = 0; b < N; b += kEvalBatch)
+    parts.push_back(
+        fn(rows(x, b, std::min(N, b + kEvalBatch)).to(default_device())).to(Device::cpu()));
   return parts.size() == 1 ? parts[0] : ops::concat(parts, 0);
 }
 
@@ -41,7 +44,7 @@ ReconstructionStats evaluate_reconstruction(const models::VqVae& vqvae, const Te
   double squared_error = 0;
   std::vector<int32_t> indices;
   for (int64_t b = 0; b < N; b += kEvalBatch) {
-    const Tensor x = rows(images, b, std::min(N, b + kEvalBatch));
+    const Tensor x = rows(images, b, std::min(N, b + kEvalBatch)).to(default_device());
     const models::VqVaeOutput out = vqvae.forward(x);
     squared_error += ops::mse_loss(out.x_hat, x).item() * static_cast<double>(x.numel());
     const std::vector<int32_t> batch_indices = out.indices.to_vector<int32_t>();

@@ -107,7 +107,7 @@ int run(int argc, char** argv) {
     return e.get_exit_code();
   }
   if (o.threads > 0) omp_set_num_threads(o.threads);
-  require_device(device);
+  use_device(device);
 
   const std::string ldm_path = checkpoint_path(o.run_dir, Stage::kLdm);
   const std::string vq_path = checkpoint_path(o.run_dir, Stage::kVqVae);

@@ -154,7 +154,7 @@ int run(int argc, char** argv) {
     return e.get_exit_code();
   }
   if (threads > 0) omp_set_num_threads(threads);
-  require_device(device);
+  use_device(device);
   // A new run directory has no VQ-VAE, and one that has is a run (refused without --resume):
   // without this, the run directory would be made before the missing VQ-VAE is noticed.
   if (stage == StageChoice::kLdm && !resume)

@@ -76,7 +76,7 @@ double validation_loss(const models::UNet& unet, const models::NoiseSchedule& sc
   double total = 0;
   for (int64_t b = 0, i = 0; b < N; b += kEvalBatch, ++i) {
     const int64_t e = std::min(N, b + kEvalBatch);
-    const Tensor x0 = rows(val.images, b, e);
+    const Tensor x0 = rows(val.images, b, e).to(default_device());
     const std::span<const int32_t> labels(val.labels.data() + b, static_cast<size_t>(e - b));
     const StepDraws d =
         draw_step(x0, Tensor::from_vector<int32_t>(labels, {e - b}), cfg, i, kEvalBatch, "ldm.val");
@@ -201,9 +201,10 @@ void train_ldm(const TrainContext& ctx) {
                     "img");
     while (batcher.epoch() == epoch) {
       const data::Batch batch = batcher.next();
-      const StepDraws d = draw_step(batch.images, batch.labels, cfg, progress.step, tc.batch_size, "ldm.train");
+      const Tensor x0 = batch.images.to(default_device());  // the latents stay on the host
+      const StepDraws d = draw_step(x0, batch.labels, cfg, progress.step, tc.batch_size, "ldm.train");
       unet.zero_grad();
-      const Tensor loss = diffusion_loss(unet, schedule, batch.images, d);
+      const Tensor loss = diffusion_loss(unet, schedule, x0, d);
       backward(loss);
       optimizer.step();
       ema.update();

@@ -21,7 +21,7 @@ void write_reconstructions(const models::VqVae& vqvae, const Tensor& images, con
                            int64_t epoch) {
   NoGradGuard no_grad;
   const int64_t n = std::min<int64_t>(8, images.shape()[0]);
-  const Tensor x = rows(images, 0, n);
+  const Tensor x = rows(images, 0, n).to(default_device());
   const Tensor x_hat = vqvae.forward(x).x_hat;
   const std::array<Tensor, 2> both{x, x_hat};
   data::write_png(path, data::make_grid(ops::concat(both, 0), n),
@@ -102,10 +102,11 @@ void train_vqvae(const TrainContext& ctx) {
                     per_epoch, "img");
     while (batcher.epoch() == epoch) {
       const data::Batch batch = batcher.next();
+      const Tensor images = batch.images.to(default_device());  // datasets stay on the host
       vqvae.zero_grad();
-      const Tensor z_e = vqvae.encode(batch.images);
+      const Tensor z_e = vqvae.encode(images);
       const ops::Quantized q = vqvae.quantize(z_e);
-      const Tensor recon = ops::mse_loss(vqvae.decode(q.z_q), batch.images);
+      const Tensor recon = ops::mse_loss(vqvae.decode(q.z_q), images);
       const Tensor loss = ops::add(recon, q.loss);
       backward(loss);
       optimizer.step();

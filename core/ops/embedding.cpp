@@ -40,8 +40,8 @@ Tensor embedding(const Tensor& table, const Tensor& indices) {
   a.N = indices.numel();
   a.V = table.dim(0);
   a.D = table.dim(1);
-  // Indices live on the CPU today; a device backend validates them in its kernel instead.
-  const int32_t* idx = indices.data<int32_t>();
+  // Checked on the host (a copy for a GPU: the indices are a batch of labels, a few bytes).
+  const std::vector<int32_t> idx = indices.to_vector<int32_t>();
   for (int64_t i = 0; i < a.N; ++i)
     check.require(idx[i] >= 0 && idx[i] < a.V, "index ", idx[i], " at position ", i,
                   " is outside [0, ", a.V, ")");

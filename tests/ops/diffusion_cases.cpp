@@ -151,9 +151,9 @@ void check_ema(DType dtype, double tol) {
 // O(1) values, each step a handful of roundings of relative size 6e-8.
 LDM_OP_CASES(std::vector<ReferenceCase>{
     {OpKind::kAdamwStep, "5 steps, f64", [] { check_adamw(DType::kF64, 1e-12); }},
-    {OpKind::kAdamwStep, "5 steps, f32", [] { check_adamw(DType::kF32, 2e-6); }},
+    {OpKind::kAdamwStep, "5 steps, f32", [] { check_adamw(DType::kF32, 2e-6); }, DType::kF32},
     {OpKind::kEmaUpdate, "3 updates, f64", [] { check_ema(DType::kF64, 1e-14); }},
-    {OpKind::kEmaUpdate, "3 updates, f32", [] { check_ema(DType::kF32, 1e-6); }},
+    {OpKind::kEmaUpdate, "3 updates, f32", [] { check_ema(DType::kF32, 1e-6); }, DType::kF32},
 });
 
 }  // namespace
