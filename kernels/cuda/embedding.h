@@ -25,7 +25,8 @@ void embedding_forward(const EmbeddingArgs& a, const float* table, const int32_t
 void embedding_backward(const EmbeddingArgs& a, const int32_t* idx, const float* dout,
                         float* dtable, cudaStream_t stream);
 
-// x, y [n] -> loss (one float) = mean((x - y)^2).
+// x, y [n] -> loss (one float) = mean((x - y)^2); NaN for n == 0 (the mean of nothing, as the
+// CPU kernel and PyTorch), so this launcher runs even then.
 void mse_loss_forward(int64_t n, const float* x, const float* y, float* loss,
                       cudaStream_t stream);
 // x, y [n], dloss (a device pointer to one float) -> dx = 2 (x - y) dloss / n, dy = -dx; either

@@ -31,10 +31,12 @@ void softmax_backward(const SoftmaxArgs& a, const float* y, const float* dy, flo
                       cudaStream_t stream);
 
 // q, k, v [BH, L, D] -> out [BH, L, D] = probs v, probs [BH, L, L] = softmax(q k^T * scale);
-// probs is kept for attention_backward.
+// probs is kept for attention_backward. Fused for D <= 128 and L <= 256; larger heads run
+// q k^T, the softmax and probs v as separate passes through probs (no scratch either way).
 void attention_forward(const AttentionArgs& a, const float* q, const float* k, const float* v,
                        float* out, float* probs, cudaStream_t stream);
 // q, k, v, dout [BH, L, D], probs [BH, L, L] -> dq, dk, dv [BH, L, D]; any may be nullptr.
+// Fused at any L for D <= 128; wider heads take slow unfused kernels (no scratch either way).
 void attention_backward(const AttentionArgs& a, const float* q, const float* k, const float* v,
                         const float* probs, const float* dout, float* dq, float* dk, float* dv,
                         cudaStream_t stream);
