@@ -24,3 +24,11 @@
   extern __shared__ __align__(16) unsigned char ldm_dynamic_shared_[]; \
   type* name = reinterpret_cast<type*>(ldm_dynamic_shared_)
 #endif
+
+// `LDM_UNROLL for (...)`: unroll a loop with a small fixed trip count fully. nvcc spells the
+// pragma `unroll`; GCC rejects that under -Werror and spells it `GCC unroll`.
+#ifdef __CUDACC__
+#define LDM_UNROLL _Pragma("unroll")
+#else
+#define LDM_UNROLL _Pragma("GCC unroll 16")
+#endif

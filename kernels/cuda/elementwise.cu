@@ -10,13 +10,6 @@
 #include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
-// Full unrolling of the fixed-trip loops over the rank (nvcc's pragma; GCC spells it its way).
-#ifdef __CUDACC__
-#define LDM_UNROLL _Pragma("unroll")
-#else
-#define LDM_UNROLL _Pragma("GCC unroll 8")
-#endif
-
 namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 namespace {
 

@@ -8,17 +8,10 @@
 // so the [L, L] scores never reach global memory except as the probs the caller keeps; its
 // backward recomputes dprobs from dout and V the same way. Nothing here uses float atomics:
 // every sum runs in an order fixed by the launch configuration, so results repeat bitwise.
-#include "kernels/cuda/grid.h"
-#include "kernels/cuda/launch.h"
 #include "kernels/cuda/matmul.h"
 
-// Full unrolling of the fixed-trip register-tile loops, so the accumulators stay in registers
-// (GCC, which compiles the emulated build, spells the pragma differently).
-#ifdef __CUDACC__
-#define LDM_UNROLL _Pragma("unroll")
-#else
-#define LDM_UNROLL _Pragma("GCC unroll 16")
-#endif
+#include "kernels/cuda/grid.h"
+#include "kernels/cuda/launch.h"
 
 namespace ldm::kernels::cuda::inline LDM_CUDA_TARGET {
 namespace {

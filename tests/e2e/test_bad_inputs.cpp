@@ -163,10 +163,6 @@ TEST_CASE("bad flags are one error line", "[e2e_bad_inputs]") {
     check_clear_error(run_tool(kTrainExe, train_args(run.data, out, {"--device", "cuda"})),
                       "ldm-train", "--device cuda: no usable CUDA GPU");
   }
-  SECTION("ldm-train: --device emu") {
-    check_clear_error(run_tool(kTrainExe, train_args(run.data, out, {"--device", "emu"})),
-                      "ldm-train", "--device emu: the emulated CUDA device does not run the models");
-  }
   SECTION("ldm-train: --device tpu") {
     check_clear_error(run_tool(kTrainExe, train_args(run.data, out, {"--device", "tpu"})),
                       "ldm-train", "--device");
