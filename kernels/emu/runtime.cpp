@@ -49,8 +49,9 @@ std::string where(const std::source_location& s) {
 }
 
 bool same_site(const std::source_location& a, const std::source_location& b) {
+  // The file names are usually the same literal, so compare pointers before characters.
   return a.line() == b.line() && a.column() == b.column() &&
-         std::strcmp(a.file_name(), b.file_name()) == 0;
+         (a.file_name() == b.file_name() || std::strcmp(a.file_name(), b.file_name()) == 0);
 }
 
 std::string hex(unsigned mask) {
@@ -94,7 +95,7 @@ struct Block {
   Thread* current = nullptr;
   std::vector<unsigned char> shared;  // guard | dynamic shared memory | guard
   std::size_t shared_bytes = 0;
-  std::string name;  // "block (x,y,z)"
+  Dim3 index;
   // Set when the block failed: every suspended thread is then resumed once to unwind.
   bool aborting = false;
   // TSan sync objects: one for the block's barriers, one per warp for its collectives.
@@ -106,8 +107,9 @@ struct Block {
   const void* scheduler_bottom = nullptr;
   std::size_t scheduler_size = 0;
 
+  std::string name() const { return "block " + dims(index); }  // for messages only
   std::string thread_name(const Thread& t) const {
-    return name + " thread " + dims(t.ctx.thread_idx);
+    return name() + " thread " + dims(t.ctx.thread_idx);
   }
 };
 
@@ -169,7 +171,7 @@ class BlockRunner {
               const std::function<void()>& body, bctx::pooled_fixedsize_stack& stacks,
               std::mt19937_64& rng)
       : rng_(rng) {
-    block_.name = "block " + dims(block_idx);
+    block_.index = block_idx;
     block_.shared_bytes = shared_bytes;
     block_.shared.assign(shared_bytes + 2 * kGuardBytes, kGuardByte);
     std::fill_n(block_.shared.begin() + kGuardBytes, shared_bytes, 0xff);
@@ -333,20 +335,22 @@ class BlockRunner {
   // u is a lane that t's collective names: it must wait at a collective of the same kind and
   // mask. A lane that an earlier collective of this pass released is not ready yet.
   bool partner_ready(const Thread& t, const Thread& u) const {
-    const std::string head = block_.thread_name(t) + ": " + t.kind + " at " + where(t.site) +
-                             " with mask " + hex(t.mask) + ": lane " +
-                             std::to_string(u.ctx.lane()) + " ";
+    // Formatted only on failure: this runs for every lane of every collective.
+    const auto head = [&] {
+      return block_.thread_name(t) + ": " + t.kind + " at " + where(t.site) + " with mask " +
+             hex(t.mask) + ": lane " + std::to_string(u.ctx.lane()) + " ";
+    };
     switch (u.state) {
       case State::kAtWarp:
         if (u.mask != t.mask || std::strcmp(u.kind, t.kind) != 0) {
-          throw KernelError(head + "waits at " + u.kind + " at " + where(u.site) + " with mask " +
+          throw KernelError(head() + "waits at " + u.kind + " at " + where(u.site) + " with mask " +
                             hex(u.mask) + " (divergent warp collective)");
         }
         return true;
       case State::kDone:
-        throw KernelError(head + "has exited (divergent warp collective)");
+        throw KernelError(head() + "has exited (divergent warp collective)");
       case State::kAtBarrier:
-        throw KernelError(head + "waits at __syncthreads at " + where(u.site) +
+        throw KernelError(head() + "waits at __syncthreads at " + where(u.site) +
                           " (divergent warp collective)");
       case State::kRunnable:
         return false;
@@ -368,7 +372,7 @@ class BlockRunner {
       if (!first) {
         first = &t;
       } else if (!same_site(first->site, t.site)) {
-        throw KernelError("divergent barrier in " + block_.name + ": thread " +
+        throw KernelError("divergent barrier in " + block_.name() + ": thread " +
                           dims(first->ctx.thread_idx) + " waits at __syncthreads at " +
                           where(first->site) + ", thread " + dims(t.ctx.thread_idx) + " at " +
                           where(t.site));
@@ -376,7 +380,7 @@ class BlockRunner {
     }
     for (const Thread& t : block_.threads) {
       if (t.state == State::kDone) {
-        throw KernelError("divergent barrier in " + block_.name + ": thread " +
+        throw KernelError("divergent barrier in " + block_.name() + ": thread " +
                           dims(t.ctx.thread_idx) + " exited while " + std::to_string(waiting) +
                           " threads wait at __syncthreads at " + where(first->site));
       }
@@ -391,11 +395,11 @@ class BlockRunner {
       return std::any_of(begin, end, [](unsigned char c) { return c != kGuardByte; });
     };
     if (bad(s.begin(), s.begin() + kGuardBytes)) {
-      throw KernelError(block_.name + " wrote before the start of its " +
+      throw KernelError(block_.name() + " wrote before the start of its " +
                         std::to_string(block_.shared_bytes) + " bytes of dynamic shared memory");
     }
     if (bad(s.end() - kGuardBytes, s.end())) {
-      throw KernelError(block_.name + " wrote past the end of its " +
+      throw KernelError(block_.name() + " wrote past the end of its " +
                         std::to_string(block_.shared_bytes) + " bytes of dynamic shared memory");
     }
   }
