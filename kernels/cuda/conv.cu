@@ -93,8 +93,9 @@ __device__ __forceinline__ int apply(const Affine& f, Digits d) {
 }
 
 // The next stage's operands, loaded from global memory into registers while the current stage
-// is multiplied: A at k = k0 + tx for rows m0 + ty + 16 i (coalesced along k, which is the
-// contiguous dimension of w and of the grid), B at k = k0 + ty for this thread's four columns.
+// is multiplied: A at k = k0 + tx for rows m0 + ty + 16 i (coalesced where k is contiguous: w
+// in the window pass, the grid's pixels in the weight pass), B at k = k0 + ty for this thread's
+// four columns (coalesced along the image row where consecutive columns are adjacent pixels).
 struct Stage {
   float a[kMicro], b[kMicro];
 };

@@ -2,8 +2,9 @@
 // implicit GEMM with shared-memory tiles of the input patches and the filters, for any kernel
 // size, stride and padding (the models use k1/k3/k4, s1/s2). Backward passes are implicit GEMMs
 // too (dx as a gather over the output gradient, dw as a reduction over N x H x W in a fixed
-// order), so results are deterministic: no float atomics. Pointers are device pointers (host
-// memory under the emulator); launches go on `stream`.
+// order), so results are deterministic: no float atomics. Index math is 32-bit: every tensor
+// must have fewer than 2^31 elements. Pointers are device pointers (host memory under the
+// emulator); launches go on `stream`.
 #pragma once
 
 #include "kernels/args.h"

@@ -8,7 +8,7 @@
 // of the sum of its terms' magnitudes (sum |w| |x| + |bias|, etc.), which the CPU kernels
 // compute in double on the absolute values of the inputs. A reordered sum of L terms differs
 // by about one epsilon of that bound in practice (at most L in theory; the largest seen here is
-// 2.6), so kUlps = 8, while one wrong or missing tap (about 1/L of the bound, L <= 630 here) is
+// 2.6), so kUlps = 8, while one wrong or missing tap (about 1/L of the bound, L <= 1,120 here) is
 // thousands of epsilons off. The CPU's Winograd F(2x2, 3x3) path (3x3, stride 1, padding 1, 16+
 // channels on both sides) also rounds its tile transforms, sums of up to 16 terms with
 // coefficients up to 1 whose partial sums can exceed the direct sum's: its largest error seen
@@ -17,7 +17,6 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "kernels/cpu/conv.h"
