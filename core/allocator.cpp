@@ -1,7 +1,5 @@
-// The caching allocators of the CPU and of the emulated device (both host memory), and the way to
-// the CUDA one (core/cuda/runtime.h). Host blocks are 64-byte aligned, in size classes (powers
-// of two up to 1 MiB, then whole MiB), so that a freed block fits the next request of a similar
-// size.
+// The caching allocator shared by every device, the host one of the CPU and of the emulated
+// device (64-byte aligned blocks), and the way to the CUDA one (core/cuda/runtime.h).
 #include "core/allocator.h"
 
 #include <bit>
@@ -27,71 +25,81 @@ size_t size_class(size_t bytes) {
   return (bytes + kMiB - 1) / kMiB * kMiB;
 }
 
-class CpuCachingAllocator final : public Allocator {
+// Host memory, for the CPU and for the emulated device.
+class HostCachingAllocator final : public CachingAllocator {
  public:
-  ~CpuCachingAllocator() override { release_cached(); }
-
-  void* allocate(size_t bytes) override {
-    const size_t rounded = size_class(bytes);
-    std::lock_guard lock(mutex_);
-    ++stats_.allocations;
-    stats_.bytes_in_use += static_cast<int64_t>(rounded);
-    if (stats_.bytes_in_use > stats_.peak_bytes_in_use)
-      stats_.peak_bytes_in_use = stats_.bytes_in_use;
-    auto& list = free_lists_[rounded];
-    if (!list.empty()) {
-      void* block = list.back();
-      list.pop_back();
-      ++stats_.cache_hits;
-      stats_.bytes_cached -= static_cast<int64_t>(rounded);
-      return block;
-    }
-    void* block = std::aligned_alloc(kAlignment, rounded);
-    if (block == nullptr) throw std::bad_alloc();
-    return block;
-  }
-
-  void deallocate(void* block, size_t bytes) override {
-    if (block == nullptr) return;
-    const size_t rounded = size_class(bytes);
-    std::lock_guard lock(mutex_);
-    stats_.bytes_in_use -= static_cast<int64_t>(rounded);
-    stats_.bytes_cached += static_cast<int64_t>(rounded);
-    LDM_CHECK(stats_.bytes_in_use >= 0, "deallocate of a block this allocator never handed out");
-    free_lists_[rounded].push_back(block);
-  }
-
-  AllocatorStats stats() const override {
-    std::lock_guard lock(mutex_);
-    return stats_;
-  }
-
-  void release_cached() override {
-    std::lock_guard lock(mutex_);
-    for (auto& [rounded, list] : free_lists_)
-      for (void* block : list) std::free(block);
-    free_lists_.clear();
-    stats_.bytes_cached = 0;
-  }
+  ~HostCachingAllocator() override { release_cached(); }
 
  private:
-  mutable std::mutex mutex_;
-  std::unordered_map<size_t, std::vector<void*>> free_lists_;
-  AllocatorStats stats_;
+  void* allocate_block(size_t bytes) override { return std::aligned_alloc(kAlignment, bytes); }
+  void free_block(void* block) override { std::free(block); }
+  void out_of_memory(size_t, int64_t) override { throw std::bad_alloc(); }
 };
 
 }  // namespace
+
+void* CachingAllocator::allocate(size_t bytes) {
+  const size_t rounded = size_class(bytes);
+  std::lock_guard lock(mutex_);
+  ++stats_.allocations;
+  auto& list = free_lists_[rounded];
+  void* block = nullptr;
+  if (!list.empty()) {
+    block = list.back();
+    list.pop_back();
+    ++stats_.cache_hits;
+    stats_.bytes_cached -= static_cast<int64_t>(rounded);
+  } else {
+    block = allocate_block(rounded);
+    if (block == nullptr) {
+      release_cached_locked();
+      block = allocate_block(rounded);
+    }
+    if (block == nullptr) out_of_memory(rounded, stats_.bytes_in_use);
+  }
+  stats_.bytes_in_use += static_cast<int64_t>(rounded);
+  if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  return block;
+}
+
+void CachingAllocator::deallocate(void* block, size_t bytes) {
+  if (block == nullptr) return;
+  const size_t rounded = size_class(bytes);
+  std::lock_guard lock(mutex_);
+  stats_.bytes_in_use -= static_cast<int64_t>(rounded);
+  stats_.bytes_cached += static_cast<int64_t>(rounded);
+  LDM_CHECK(stats_.bytes_in_use >= 0, "deallocate of a block this allocator never handed out");
+  free_lists_[rounded].push_back(block);
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void CachingAllocator::release_cached() {
+  std::lock_guard lock(mutex_);
+  release_cached_locked();
+}
+
+void CachingAllocator::release_cached_locked() {
+  before_release();
+  for (auto& [rounded, list] : free_lists_)
+    for (void* block : list) free_block(block);
+  free_lists_.clear();
+  stats_.bytes_cached = 0;
+}
 
 Allocator& allocator_for(Device device) {
   // Leaked on purpose: tensors in static storage may be freed after any destructor would run.
   switch (device.kind) {
     case DeviceKind::kCpu: {
-      static auto* cpu = new CpuCachingAllocator();
+      static auto* cpu = new HostCachingAllocator();
       return *cpu;
     }
     case DeviceKind::kEmu: {
       // The emulated GPU's memory is host memory, counted apart from the CPU's.
-      static auto* emu = new CpuCachingAllocator();
+      static auto* emu = new HostCachingAllocator();
       return *emu;
     }
     case DeviceKind::kCuda:

@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "core/device.h"
 
@@ -29,6 +32,33 @@ class Allocator {
   virtual void release_cached() = 0;
 
   static constexpr size_t kAlignment = 64;  // a cache line, and enough for AVX-512 loads
+};
+
+// The caching part every device shares: blocks in size classes (powers of two up to 1 MiB, then
+// whole MiB, so that a freed block fits the next request of a similar size) kept in per-class
+// free lists, and the statistics. A device supplies the raw memory.
+class CachingAllocator : public Allocator {
+ public:
+  void* allocate(size_t bytes) final;
+  void deallocate(void* block, size_t bytes) final;
+  AllocatorStats stats() const final;
+  void release_cached() final;
+
+ protected:
+  // A new block of `bytes` (a size class), or nullptr when the device is out of memory: the
+  // cache is then given back and the request retried once before out_of_memory().
+  virtual void* allocate_block(size_t bytes) = 0;
+  virtual void free_block(void* block) = 0;
+  // Called (and may wait for the device) before cached blocks are freed.
+  virtual void before_release() {}
+  [[noreturn]] virtual void out_of_memory(size_t bytes, int64_t bytes_in_use) = 0;
+
+ private:
+  void release_cached_locked();
+
+  mutable std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_lists_;
+  AllocatorStats stats_;
 };
 
 Allocator& allocator_for(Device device);

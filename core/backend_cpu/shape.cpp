@@ -1,6 +1,7 @@
 // CPU adapters for concat, slice, permute and resampling.
 #include <cstring>
 
+#include "core/backend_common.h"
 #include "core/backend_cpu/adapter.h"
 #include "core/backend_cpu/cpu_ops.h"
 #include "kernels/cpu/elementwise.h"
@@ -11,22 +12,6 @@ using kernels::ConcatSliceArgs;
 using kernels::PermuteArgs;
 using kernels::ResizeArgs;
 namespace k = kernels::cpu;
-
-namespace {
-
-// Calls piece(args, i) for each concat input i with its size and offset along the dim filled in.
-template <typename Piece>
-void for_each_concat_piece(const OpCall& c, std::span<const Tensor> pieces, Piece&& piece) {
-  ConcatSliceArgs a = c.args<ConcatSliceArgs>();
-  a.start = 0;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    a.dim_in = pieces[i].numel() / (a.outer * a.inner);
-    piece(a, i);
-    a.start += a.dim_in;
-  }
-}
-
-}  // namespace
 
 void concat_forward(const OpCall& c) {
   dispatch_floating(op_dtype(c), [&]<typename T>() {
@@ -74,16 +59,8 @@ void permute_forward(const OpCall& c) {
 
 void permute_backward(const OpCall& c) {
   dispatch_floating(op_dtype(c), [&]<typename T>() {
-    // dx is dy permuted back: dy has the forward's output shape, and the inverse order sends
-    // its dim k to dim order[k].
-    const PermuteArgs& f = c.args<PermuteArgs>();
-    PermuteArgs a;
-    a.rank = f.rank;
-    for (int k = 0; k < f.rank; ++k) {
-      a.in_shape[k] = f.in_shape[f.order[k]];
-      a.order[f.order[k]] = k;
-    }
-    k::permute_copy<T>(a, in_ptr<T>(c, 0), out_ptr<T>(c, 0));
+    // dx is dy permuted back.
+    k::permute_copy<T>(inverse_permute(c.args<PermuteArgs>()), in_ptr<T>(c, 0), out_ptr<T>(c, 0));
   });
 }
 

@@ -1,4 +1,5 @@
 // CUDA adapters for concat, slice, permute and resampling.
+#include "core/backend_common.h"
 #include "core/backend_cuda/adapter.h"
 #include "core/backend_cuda/cuda_ops.h"
 #include "kernels/cuda/elementwise.h"
@@ -9,23 +10,6 @@ namespace k = kernels::cuda;
 using kernels::ConcatSliceArgs;
 using kernels::PermuteArgs;
 using kernels::ResizeArgs;
-
-namespace {
-
-// Calls piece(args, i) for each concat input i with its size and offset along the dim filled in
-// (as the CPU backend does).
-template <typename Piece>
-void for_each_concat_piece(const OpCall& c, std::span<const Tensor> pieces, Piece&& piece) {
-  ConcatSliceArgs a = c.args<ConcatSliceArgs>();
-  a.start = 0;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    a.dim_in = pieces[i].numel() / (a.outer * a.inner);
-    piece(a, i);
-    a.start += a.dim_in;
-  }
-}
-
-}  // namespace
 
 void concat_forward(const OpCall& c) {
   require_f32(c, "concat");
@@ -65,16 +49,8 @@ void permute_forward(const OpCall& c) {
 }
 
 void permute_backward(const OpCall& c) {
-  // dx is dy permuted back: dy has the forward's output shape, and the inverse order sends its
-  // dim k to dim order[k].
-  const PermuteArgs& f = c.args<PermuteArgs>();
-  PermuteArgs a;
-  a.rank = f.rank;
-  for (int d = 0; d < f.rank; ++d) {
-    a.in_shape[d] = f.in_shape[f.order[d]];
-    a.order[f.order[d]] = d;
-  }
-  k::permute_copy(a, in_f32(c, 0), out_f32(c, 0), stream());
+  // dx is dy permuted back.
+  k::permute_copy(inverse_permute(c.args<PermuteArgs>()), in_f32(c, 0), out_f32(c, 0), stream());
 }
 
 void upsample_nearest_forward(const OpCall& c) {

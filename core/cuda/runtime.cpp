@@ -4,8 +4,6 @@
 #include <cuda_runtime.h>
 
 #include <mutex>
-#include <unordered_map>
-#include <vector>
 
 #include "core/check.h"
 
@@ -27,81 +25,22 @@ cudaStream_t g_stream = nullptr;
 
 cudaStream_t current_stream() { return static_cast<cudaStream_t>(compute_stream()); }
 
-// Size classes as the CPU allocator's: powers of two up to 1 MiB, then whole MiB.
-size_t size_class(size_t bytes) {
-  constexpr size_t kMiB = size_t{1} << 20;
-  if (bytes <= 512) return 512;
-  if (bytes <= kMiB) {
-    size_t c = 512;
-    while (c < bytes) c *= 2;
-    return c;
-  }
-  return (bytes + kMiB - 1) / kMiB * kMiB;
-}
-
-class CudaCachingAllocator final : public Allocator {
- public:
-  void* allocate(size_t bytes) override {
-    const size_t rounded = size_class(bytes);
-    std::lock_guard lock(mutex_);
-    ++stats_.allocations;
-    stats_.bytes_in_use += static_cast<int64_t>(rounded);
-    if (stats_.bytes_in_use > stats_.peak_bytes_in_use)
-      stats_.peak_bytes_in_use = stats_.bytes_in_use;
-    auto& list = free_lists_[rounded];
-    if (!list.empty()) {
-      void* block = list.back();
-      list.pop_back();
-      ++stats_.cache_hits;
-      stats_.bytes_cached -= static_cast<int64_t>(rounded);
-      return block;
-    }
-    void* block = nullptr;
-    if (cudaMalloc(&block, rounded) != cudaSuccess) {
-      (void)cudaGetLastError();  // clear the sticky-free error, give the cache back, try again
-      release_cached_locked();
-      if (cudaMalloc(&block, rounded) != cudaSuccess) {
-        (void)cudaGetLastError();
-        stats_.bytes_in_use -= static_cast<int64_t>(rounded);
-        fail("out of GPU memory: ", rounded, " more bytes needed with ", stats_.bytes_in_use,
-             " in use; try a smaller batch size");
-      }
-    }
-    return block;
-  }
-
-  void deallocate(void* block, size_t bytes) override {
-    if (block == nullptr) return;
-    const size_t rounded = size_class(bytes);
-    std::lock_guard lock(mutex_);
-    stats_.bytes_in_use -= static_cast<int64_t>(rounded);
-    stats_.bytes_cached += static_cast<int64_t>(rounded);
-    free_lists_[rounded].push_back(block);
-  }
-
-  AllocatorStats stats() const override {
-    std::lock_guard lock(mutex_);
-    return stats_;
-  }
-
-  void release_cached() override {
-    std::lock_guard lock(mutex_);
-    release_cached_locked();
-  }
-
+// cudaMalloc under the shared cache (core/allocator.h).
+class CudaCachingAllocator final : public CachingAllocator {
  private:
-  void release_cached_locked() {
-    // Blocks may still be read by queued kernels: wait for them before giving memory back.
-    LDM_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
-    for (auto& [rounded, list] : free_lists_)
-      for (void* block : list) LDM_CUDA_CHECK(cudaFree(block));
-    free_lists_.clear();
-    stats_.bytes_cached = 0;
+  void* allocate_block(size_t bytes) override {
+    void* block = nullptr;
+    if (cudaMalloc(&block, bytes) == cudaSuccess) return block;
+    (void)cudaGetLastError();  // out of memory is not sticky: clear it, let the cache retry
+    return nullptr;
   }
-
-  mutable std::mutex mutex_;
-  std::unordered_map<size_t, std::vector<void*>> free_lists_;
-  AllocatorStats stats_;
+  void free_block(void* block) override { LDM_CUDA_CHECK(cudaFree(block)); }
+  // Cached blocks may still be read by queued kernels: wait for them first.
+  void before_release() override { LDM_CUDA_CHECK(cudaStreamSynchronize(current_stream())); }
+  void out_of_memory(size_t bytes, int64_t bytes_in_use) override {
+    fail("out of GPU memory: ", bytes, " more bytes needed with ", bytes_in_use,
+         " in use; try a smaller batch size");
+  }
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/broadcast.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reduce.h"
 
@@ -22,55 +23,10 @@ namespace {
 constexpr int64_t kChunk = 8192;
 constexpr int kRank = BroadcastArgs::kMaxRank;
 
-
-
 int64_t numel(const int64_t* shape) {
   int64_t n = 1;
   for (int d = 0; d < kRank; ++d) n *= shape[d];
   return n;
-}
-
-// An iteration space over up to three operands with per-operand element strides (0 along
-// broadcast dims). Size-1 dims are dropped and neighbours merged while every operand stays
-// linear across them, so [N,C,H,W] (+) [N,C,1,1] becomes [N*C, H*W] with strides [HW,1]/[1,0].
-struct Strided {
-  int rank = 0;
-  int64_t size[kRank] = {};
-  int64_t stride[3][kRank] = {};
-};
-
-// shapes[k] is operand k's shape, contiguous, broadcast against iter_shape.
-Strided make_strided(const int64_t* iter_shape, const int64_t* const* shapes, int ops) {
-  int64_t st[3][kRank];
-  for (int k = 0; k < ops; ++k) {
-    int64_t s = 1;
-    for (int d = kRank - 1; d >= 0; --d) {
-      st[k][d] = (shapes[k][d] == 1) ? 0 : s;
-      s *= shapes[k][d];
-    }
-  }
-  Strided r;
-  for (int d = 0; d < kRank; ++d) {
-    if (iter_shape[d] == 1) continue;
-    bool merge = r.rank > 0;
-    for (int k = 0; k < ops && merge; ++k) {
-      merge = r.stride[k][r.rank - 1] == st[k][d] * iter_shape[d];
-    }
-    if (merge) {
-      r.size[r.rank - 1] *= iter_shape[d];
-      for (int k = 0; k < ops; ++k) r.stride[k][r.rank - 1] = st[k][d];
-    } else {
-      r.size[r.rank] = iter_shape[d];
-      for (int k = 0; k < ops; ++k) r.stride[k][r.rank] = st[k][d];
-      ++r.rank;
-    }
-  }
-  if (r.rank == 0) {  // a single element
-    r.rank = 1;
-    r.size[0] = 1;
-    for (int k = 0; k < ops; ++k) r.stride[k][0] = 1;
-  }
-  return r;
 }
 
 // Offsets of operands 1 and 2 for flat index `row` over dims [0, ndims) of s (row-major).

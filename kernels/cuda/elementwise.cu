@@ -7,6 +7,7 @@
 // so those results are the CPU's bitwise; the broadcast sums accumulate in double, as the CPU's.
 #include "kernels/cuda/elementwise.h"
 
+#include "kernels/broadcast.h"
 #include "kernels/cuda/grid.h"
 #include "kernels/cuda/launch.h"
 
@@ -17,48 +18,10 @@ constexpr int kThreads = 256;
 constexpr int kRank = BroadcastArgs::kMaxRank;
 static_assert(PermuteArgs::kMaxRank == kRank);
 
-// Up to three operands over one iteration space, with per-operand element strides (0 along the
-// dims an operand is broadcast along). Dims are left-aligned: [0, rank) are used, the last
-// fastest. Size-1 dims are dropped and neighbours merged while every operand stays linear
-// across them, so [N, C, H, W] (+) [1, C, 1, 1] becomes [N, C, H * W] with strides 0 / 1 / 0.
-struct Strided {
-  int rank = 0;
-  int64_t size[kRank] = {};
-  int64_t stride[3][kRank] = {};
-};
-
 int64_t numel(const int64_t* shape) {
   int64_t n = 1;
   for (int d = 0; d < kRank; ++d) n *= shape[d];
   return n;
-}
-
-// shapes[k] is operand k's contiguous shape, broadcast against iter_shape.
-Strided make_strided(const int64_t* iter_shape, const int64_t* const* shapes, int ops) {
-  int64_t st[3][kRank];
-  for (int k = 0; k < ops; ++k) {
-    int64_t s = 1;
-    for (int d = kRank - 1; d >= 0; --d) {
-      st[k][d] = shapes[k][d] == 1 ? 0 : s;
-      s *= shapes[k][d];
-    }
-  }
-  Strided r;
-  for (int d = 0; d < kRank; ++d) {
-    if (iter_shape[d] == 1) continue;
-    bool merge = r.rank > 0;
-    for (int k = 0; k < ops && merge; ++k) {
-      merge = r.stride[k][r.rank - 1] == st[k][d] * iter_shape[d];
-    }
-    const int at = merge ? r.rank - 1 : r.rank++;
-    r.size[at] = merge ? r.size[at] * iter_shape[d] : iter_shape[d];
-    for (int k = 0; k < ops; ++k) r.stride[k][at] = st[k][d];
-  }
-  if (r.rank == 0) {  // one element
-    r.rank = 1;
-    r.size[0] = 1;
-  }
-  return r;
 }
 
 // True when every index and offset of an n-element tensor fits 32 bits, where the divisions of

@@ -33,7 +33,9 @@ inline std::vector<float> uniform_floats(std::size_t n, uint64_t seed, float low
 }
 
 inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // memcmp on the null data() of an empty vector is undefined (UBSan reports it).
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 // |got[i] - want[i]| <= ulps float epsilons of scale[i] (the sum of the magnitudes of want[i]'s
