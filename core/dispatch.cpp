@@ -12,7 +12,7 @@
 namespace ldm {
 
 // The CUDA backend's tables: core/backend_cuda compiled against the emulator (emu) and against
-// the CUDA runtime (gpu); see core/backend_cuda/backend.h.
+// the CUDA runtime (gpu); see core/backend_cuda/cuda_ops.h.
 #ifdef LDM_HAVE_EMU
 namespace cuda_backend::emu {
 const OpImpl* op_table();
