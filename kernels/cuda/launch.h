@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "kernels/cuda/dialect.h"
@@ -24,6 +26,15 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared
   static_assert(sizeof...(Params) == sizeof...(Args), "launch: wrong number of kernel arguments");
 #ifdef __CUDACC__
   kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
+  // A launch the device refuses (too much shared memory, a bad configuration) fails here, not
+  // at some later synchronization: that is a bug in the launcher, so stop with the reason.
+  if (const cudaError_t status = cudaGetLastError(); status != cudaSuccess) {
+    std::fprintf(stderr, "kernels/cuda: kernel launch (grid %u x %u x %u, block %u x %u x %u, "
+                         "%zu B dynamic shared) failed: %s\n",
+                 grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_bytes,
+                 cudaGetErrorString(status));
+    std::abort();
+  }
 #else
   (void)stream;  // the emulator runs every launch to completion, in order
   ::ldm::emu::run_grid(grid, block, shared_bytes, [&] { kernel(static_cast<Params>(args)...); });
