@@ -12,7 +12,7 @@ status=0
 start=$SECONDS
 ctest --test-dir "$build" --output-on-failure || status=$?
 echo
-grep -h -E "^(op harness|torch cross-check):" "$build/Testing/Temporary/LastTest.log" || true
+grep -h -E "^(op harness|torch cross-check|emulated CUDA device|--device emu vs cpu):" "$build/Testing/Temporary/LastTest.log" || true
 echo "=== ctest: $((SECONDS - start)) s"
 scripts/test_sanitizers.sh "$build" || status=1
 exit $status
