@@ -32,9 +32,6 @@ inline void* current_fiber() {
 inline void* create_fiber() {
   return __tsan_create_fiber(0);
 }
-inline void destroy_fiber(void* fiber) {
-  __tsan_destroy_fiber(fiber);
-}
 inline void switch_fiber(void* fiber, bool synchronize) {
   __tsan_switch_to_fiber(fiber, synchronize ? 0 : __tsan_switch_to_fiber_no_sync);
 }
@@ -51,7 +48,6 @@ inline void* current_fiber() {
 inline void* create_fiber() {
   return nullptr;
 }
-inline void destroy_fiber(void*) {}
 inline void switch_fiber(void*, bool) {}
 inline void release(void*) {}
 inline void acquire(void*) {}

@@ -55,19 +55,10 @@ inline bool within_eps(const std::vector<float>& got, const std::vector<float>& 
   return true;
 }
 
-// The thread orders the parity tests run in. Under TSan one is enough, and the sanitizer costs
-// 20-50x: it judges races by happens-before (barriers and collectives are its sync points), not
-// by the order the fibers happened to run in, so a missing barrier is reported in any order.
-#ifdef __SANITIZE_THREAD__
-inline constexpr emu::ThreadOrder kParityOrders[] = {emu::ThreadOrder::kForward};
-#else
-inline constexpr emu::ThreadOrder kParityOrders[] = {
-    emu::ThreadOrder::kForward, emu::ThreadOrder::kReverse, emu::ThreadOrder::kShuffled};
-#endif
-
 // check() once in each thread order (shuffled with `seed`); the options are reset after.
 inline void for_each_order(uint64_t seed, const std::function<void()>& check) {
-  for (auto order : kParityOrders) {
+  for (auto order :
+       {emu::ThreadOrder::kForward, emu::ThreadOrder::kReverse, emu::ThreadOrder::kShuffled}) {
     emu::LaunchOptions o;
     o.order = order;
     o.seed = seed;

@@ -212,7 +212,7 @@ TEST_CASE("emulated conv_transpose2d matches the CPU", "[emu][conv]") {
 // More than one 64 x 64 tile along M and the columns of every pass (and many k stages), so that
 // tile and stage boundaries are crossed: conv2d's dx has 70 rows and its 6 x 6 x 3 parity
 // classes 108 columns; dw 66 rows and 630 columns.
-TEST_CASE("emulated convolutions match the CPU across tile boundaries", "[emu][conv][large]") {
+TEST_CASE("emulated convolutions match the CPU across tile boundaries", "[emu][conv]") {
   check_case(make_case("conv k3 s2 p1, 70->66, 3x11x11", Op::kConv, 3, 70, 11, 11, 66, 3, 2, 1),
              300);
   check_case(

@@ -372,7 +372,7 @@ TEST_CASE("emulated fused attention matches the CPU", "[emu][matmul]") {
   check_attention(1, 1, 1);
 }
 
-TEST_CASE("emulated attention beyond the fused limits matches the CPU", "[emu][matmul][large]") {
+TEST_CASE("emulated attention beyond the fused limits matches the CPU", "[emu][matmul]") {
   // L > 256: the forward takes GEMM + softmax, the backward streams as at any L.
   check_attention(1, 260, 4, Subsets::kSkip);
   check_attention(2, 9, 130);  // D > 128: GEMM + softmax forward, the unfused backward
